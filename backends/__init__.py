@@ -1,0 +1,1 @@
+"""Back ends: lowering the graph IR to executable code (JAX today)."""

@@ -1,0 +1,169 @@
+"""A compiled model: ``init(key) -> params`` and ``apply(params, *inputs)``, jit-compiled.
+
+The graph is typed per example; ``apply`` maps it over a leading batch axis
+with ``jax.vmap`` (so a spec never mentions the batch), after checking the
+arrays against the model's input types. Interpretation of the graph happens
+only while JAX traces, so a compiled step is pure XLA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from ...compiler.dims import bind, evaluate
+from ...compiler.ir import Graph, Node, Wire
+from ...compiler.types import NUMPY_DTYPE, TensorType, bundle_str
+from ...errors import InputError, LoweringError
+from .params import init_params, resolve
+from .rules import RULES, LowerCtx
+
+
+@dataclass(frozen=True)
+class _Step:
+    node: Node
+    inputs: tuple[Wire, ...]
+
+
+def plan(graph: Graph) -> list[_Step]:
+    """The nodes to run in order, with their input wires resolved once."""
+    steps = []
+    for node in graph.topological():
+        if node.op != "io.input" and node.op not in RULES and node.op != "io.output":
+            raise LoweringError(f"no JAX lowering for op `{node.op}` (node `{node.name}`)")
+        steps.append(_Step(node, tuple(graph.inputs_of(node.id))))
+    return steps
+
+
+def run_plan(steps: list[_Step], slots: dict, inputs: list, ctx: LowerCtx) -> list:
+    """Evaluate a planned graph on one example's inputs."""
+    env: dict[Wire, jax.Array] = {}
+    for step in steps:
+        node = step.node
+        if node.op == "io.input":
+            env[(node.id, 0)] = inputs[node.attrs["index"]]
+            continue
+        ins = [env[w] for w in step.inputs]
+        if node.op == "io.output":
+            return ins
+        params = {k: slots[v] for k, v in node.params.items()}
+        outs = RULES[node.op](node, ins, params, ctx)
+        for k, value in enumerate(outs):
+            env[(node.id, k)] = value
+    raise LoweringError("the graph has no output node")  # pragma: no cover
+
+
+class Model:
+    """A graph lowered to JAX. Attributes: ``graph``, ``input_types``, ``output_types``."""
+
+    def __init__(self, graph: Graph, train: bool = False):
+        self.graph = graph
+        self.train = train
+        self.steps = plan(graph)
+        self.input_types: list[TensorType] = graph.input_types
+        self.output_types: list[TensorType] = graph.output_types
+        self._apply = jax.jit(self._batched)
+
+    # -- parameters ---------------------------------------------------------------
+    def init(self, key: jax.Array | int = 0) -> dict:
+        """Fresh parameters: a nested dict keyed by the spec's instance names."""
+        if isinstance(key, int):
+            key = jax.random.key(key)
+        return init_params(self.graph.params, key)
+
+    @property
+    def param_count(self) -> int:
+        """Number of trained scalars (frozen and derived slots excluded)."""
+        return self.graph.params.trainable_count()
+
+    # -- application ----------------------------------------------------------------
+    def bind_dims(self, inputs) -> dict[str, int]:
+        """Check batched inputs against the input types; return the symbol sizes they fix."""
+        if len(inputs) != len(self.input_types):
+            raise InputError(
+                f"model `{self.graph.name}` takes {len(self.input_types)} input(s) "
+                f"({bundle_str(self.input_types)}), got {len(inputs)}"
+            )
+        env: dict[str, int] = {}
+        batch = None
+        for i, (x, t) in enumerate(zip(inputs, self.input_types)):
+            shape = tuple(jnp.shape(x))
+            if len(shape) != t.rank + 1:
+                raise InputError(
+                    f"input {i} of `{self.graph.name}` should be a batch of {t} "
+                    f"(rank {t.rank + 1} with the batch axis), got shape {shape}"
+                )
+            if batch is None:
+                batch = shape[0]
+            elif shape[0] != batch:
+                raise InputError(f"inputs disagree on the batch size: {batch} and {shape[0]}")
+            for size, actual in zip(t.shape, shape[1:]):
+                if not bind(size, actual, env):
+                    raise InputError(
+                        f"input {i} of `{self.graph.name}` should be a batch of {t}, got "
+                        f"shape {shape}" + (f" (with {_fmt_env(env)})" if env else "")
+                    )
+        for i, (x, t) in enumerate(zip(inputs, self.input_types)):
+            for size, actual in zip(t.shape, jnp.shape(x)[1:]):
+                try:
+                    if evaluate(size, env) != actual:
+                        raise InputError(f"input {i}: axis of size {actual} should be {size} "
+                                         f"(with {_fmt_env(env)})")
+                except KeyError:
+                    raise InputError(f"input {i}: cannot determine the size {size}") from None
+        return env
+
+    def _batched(self, params, *inputs, key=None):
+        env = self.bind_dims(inputs)
+        slots = resolve(self.graph.params, params)
+        ctx = LowerCtx(dims=env, key=key, train=self.train)
+
+        def one(*xs):
+            return tuple(run_plan(self.steps, slots, list(xs), ctx))
+
+        outs = jax.vmap(one)(*inputs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def apply(self, params, *inputs, key: jax.Array | None = None):
+        """Run the model on batched inputs (leading batch axis); jit-compiled.
+
+        Returns one array for a single-output model, else a tuple.
+        """
+        self.bind_dims(inputs)  # fail here, with a clear message, not inside tracing
+        return self._apply(params, *inputs, key=key)
+
+    __call__ = apply
+
+    def apply_unjitted(self, params, *inputs, key=None):
+        """The same function without ``jax.jit`` (for composing inside your own jit)."""
+        return self._batched(params, *inputs, key=key)
+
+    # -- convenience --------------------------------------------------------------
+    def example_inputs(self, key: jax.Array | int = 0, batch: int = 2,
+                       dims: dict[str, int] | None = None) -> list[jax.Array]:
+        """Random inputs of the model's types; ``dims`` gives sizes for free symbols."""
+        if isinstance(key, int):
+            key = jax.random.key(key)
+        dims = dict(dims or {})
+        out = []
+        for i, t in enumerate(self.input_types):
+            missing = sorted(t.symbols - set(dims))
+            if missing:
+                raise InputError(
+                    f"input {i} has free size(s) {', '.join(missing)}; give them, "
+                    f"e.g. --dim {missing[0]}=64"
+                )
+            shape = (batch, *(evaluate(s, dims) for s in t.shape))
+            k = jax.random.fold_in(key, i)
+            dtype = jnp.dtype(NUMPY_DTYPE[t.dtype])
+            if jnp.issubdtype(dtype, jnp.integer):
+                out.append(jax.random.randint(k, shape, 0, 2, dtype))
+            else:
+                out.append(jax.random.normal(k, shape, dtype))
+        return out
+
+
+def _fmt_env(env: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(env.items()))

@@ -1,0 +1,119 @@
+"""Parameters as a pytree: initialisation, path <-> nested-dict mapping, derived slots.
+
+The pytree is a nested dict keyed by the spec's instance names
+(``{"block_0": {"dense_0": {"w": …, "b": …}}}``), holding only *root* slots.
+Derived slots (reparametrisations) are computed from the roots inside the
+traced step by ``resolve`` and never stored, so optax and checkpoints see
+exactly the tensors that are trained or frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from ...compiler.ir import ParamTable
+from ...compiler.types import NUMPY_DTYPE
+from ...errors import LoweringError
+
+_INITS: dict[str, Callable] = {
+    "lecun_normal": lambda args: jax.nn.initializers.lecun_normal(),
+    "glorot_uniform": lambda args: jax.nn.initializers.glorot_uniform(),
+    "glorot_normal": lambda args: jax.nn.initializers.glorot_normal(),
+    "he_normal": lambda args: jax.nn.initializers.he_normal(),
+    "zeros": lambda args: jax.nn.initializers.zeros,
+    "ones": lambda args: jax.nn.initializers.ones,
+    "normal": lambda args: jax.nn.initializers.normal(args.get("stddev", 1e-2)),
+    "uniform": lambda args: _uniform(args.get("low", -1.0), args.get("high", 1.0)),
+}
+
+
+def _uniform(low: float, high: float):
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, low, high)
+
+    return init
+
+
+def register_init(name: str, factory: Callable) -> None:
+    """Add an initializer: ``factory(init_args) -> fn(key, shape, dtype)``."""
+    _INITS[name] = factory
+
+
+def nest(flat: dict[str, object]) -> dict:
+    """``{"a/b/w": x}`` -> ``{"a": {"b": {"w": x}}}``."""
+    tree: dict = {}
+    for path, value in flat.items():
+        node = tree
+        *parents, leaf = path.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    """Inverse of ``nest``."""
+    out = {}
+    for k, v in tree.items():
+        path = f"{prefix}/{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(flatten(v, path))
+        else:
+            out[path] = v
+    return out
+
+
+def init_params(table: ParamTable, key: jax.Array) -> dict:
+    """Fresh root parameters; slot i draws from ``fold_in(key, i)`` (stable under edits elsewhere)."""
+    flat = {}
+    for i, slot in enumerate(table.roots()):
+        try:
+            init = _INITS[slot.init](slot.init_args)
+        except KeyError:
+            raise LoweringError(f"@{slot.path}: unknown initializer `{slot.init}`") from None
+        dtype = jnp.dtype(NUMPY_DTYPE[slot.dtype])
+        flat[slot.path] = init(jax.random.fold_in(key, i), slot.shape, dtype)
+    return nest(flat)
+
+
+# -- derived slots -------------------------------------------------------------------
+
+DERIVE: dict[str, Callable] = {}
+
+
+def derive_rule(name: str):
+    def deco(fn):
+        DERIVE[name] = fn
+        return fn
+
+    return deco
+
+
+@derive_rule("lora")
+def _lora(inputs: dict, attrs: dict, shape):
+    w0, a, b = inputs["w0"], inputs["a"], inputs["b"]
+    return w0 + attrs["scale"] * (a @ b).reshape(shape)
+
+
+def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
+    """Every slot's value by path: roots from ``tree`` (frozen ones gradient-stopped), then
+    derived slots computed from them, in creation order (a derivation only reads earlier slots)."""
+    flat = flatten(tree)
+    out: dict[str, jax.Array] = {}
+    for slot in table:
+        if slot.derive is None:
+            try:
+                value = flat[slot.path]
+            except KeyError:
+                raise LoweringError(
+                    f"parameter @{slot.path} is missing from the given parameters"
+                ) from None
+            out[slot.path] = value if slot.trainable else jax.lax.stop_gradient(value)
+        else:
+            d = slot.derive
+            out[slot.path] = DERIVE[d.kind]({k: out[v] for k, v in d.inputs.items()}, d.attrs,
+                                            slot.shape)
+    return out

@@ -1,0 +1,327 @@
+"""The ``catspec`` command line: check, show, run, fmt, convert.
+
+Every command turns bad input into a located message and an exit code; a
+Python traceback only appears with ``--debug``.
+
+Exit codes: 0 success; 1 the spec (or a file it names) is wrong; 2 the command
+line is wrong; 3 data given to a model is wrong; 4 an internal error (a bug).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import CatspecError, InputError, SpecError, SpecErrors
+
+EXIT_SPEC, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 1, 2, 3, 4
+
+app = typer.Typer(
+    name="catspec",
+    help="A declarative model-spec compiler: categorical specs -> typed graph IR -> JAX.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks.")] = False,
+):
+    _state["debug"] = debug
+
+
+def _fail(message: str, code: int):
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Turn catspec errors into messages and exit codes (tracebacks only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except InputError as err:
+            _debug_trace()
+            _fail(f"error: {err}", EXIT_INPUT)
+        except CatspecError as err:
+            _debug_trace()
+            _fail(str(err), EXIT_SPEC)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as err:  # a bug: say so plainly
+            _debug_trace()
+            _fail(f"internal error: {type(err).__name__}: {err}\n"
+                  "this is a bug in catspec; run with --debug for the traceback", EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _debug_trace():
+    if _state["debug"]:
+        traceback.print_exc()
+
+
+def parse_sets(sets: list[str] | None) -> dict[str, str]:
+    """``["width=32", "act=gelu"]`` -> ``{"width": "32", "act": "gelu"}``."""
+    out = {}
+    for item in sets or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip().isidentifier():
+            _fail(f"error: `-s {item}` should be `-s name=value`", EXIT_USAGE)
+        out[name.strip()] = value.strip()
+    return out
+
+
+def parse_dims(dims: list[str] | None) -> dict[str, int]:
+    out = {}
+    for item in dims or []:
+        name, eq, value = item.partition("=")
+        if not eq or not value.strip().isdigit():
+            _fail(f"error: `--dim {item}` should be `--dim N=64`", EXIT_USAGE)
+        out[name.strip()] = int(value)
+    return out
+
+
+SetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a model parameter: -s width=32 (repeatable)."),
+]
+ModelOpt = Annotated[
+    Optional[str], typer.Option("--model", "-m", help="Which model of the file (default: last).")
+]
+
+
+def _load_graph(file: Path, model: str | None, sets: list[str] | None):
+    from .api import load
+
+    return load(file, model, **parse_sets(sets))
+
+
+@app.command()
+@guarded
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Spec files (.cat or .yaml).")],
+    model: ModelOpt = None,
+    sets: SetOpt = None,
+):
+    """Parse, elaborate and type-check specs; report every error with its location."""
+    from .api import load
+    from .compiler.elaborate import load_module
+
+    errors: list[SpecError] = []
+    for file in files:
+        try:
+            module = load_module(file)
+            names = [model] if model else [m.name for m in module.ast.models] or [None]
+            for name in names:
+                load(file, name, **parse_sets(sets))
+            typer.echo(f"{file}: ok ({len(names)} model{'s' if len(names) != 1 else ''})")
+        except SpecErrors as err:
+            errors.extend(err.errors)
+        except SpecError as err:
+            errors.append(err)
+    if errors:
+        for err in errors:
+            typer.echo(err.render(), err=True)
+        n = len(errors)
+        typer.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+        raise typer.Exit(EXIT_SPEC)
+
+
+@app.command()
+@guarded
+def show(
+    file: Annotated[Path, typer.Argument(help="Spec file.")],
+    model: ModelOpt = None,
+    sets: SetOpt = None,
+    params: Annotated[bool, typer.Option(help="Print the parameter table.")] = True,
+):
+    """Print a model's IR (one node per line, typed, located) and its parameters."""
+    from .compiler.printer import print_graph, print_params
+
+    graph = _load_graph(file, model, sets)
+    typer.echo(print_graph(graph))
+    if params:
+        table = graph.params
+        typer.echo("")
+        typer.echo("parameters:")
+        typer.echo(print_params(graph))
+        frozen = sum(s.size for s in table.roots() if not s.trainable)
+        line = f"total: {table.trainable_count():,} trained"
+        if frozen:
+            line += f", {frozen:,} frozen"
+        typer.echo(line)
+
+
+@app.command()
+@guarded
+def run(
+    file: Annotated[Path, typer.Argument(help="Spec file.")],
+    model: ModelOpt = None,
+    sets: SetOpt = None,
+    inputs: Annotated[
+        Optional[list[Path]],
+        typer.Option("--input", "-i", help="A .npy batch per model input (default: random)."),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Batch size of random inputs.", min=1)] = 4,
+    dims: Annotated[
+        Optional[list[str]],
+        typer.Option("--dim", "-d", help="Size of a free symbol for random inputs: -d N=64."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for parameters and random inputs.")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the output (.npy).")]
+    = None,
+):
+    """Compile a model, run it on inputs (random of its type by default), summarise the output."""
+    import jax
+    import numpy as np
+
+    from .backends.jax.model import Model
+
+    graph = _load_graph(file, model, sets)
+    m = Model(graph)
+    params = m.init(jax.random.key(seed))
+    if inputs:
+        xs = [_load_array(p) for p in inputs]
+    else:
+        dim_values = parse_dims(dims)
+        for t in m.input_types:
+            for sym in sorted(t.symbols - set(dim_values)):
+                dim_values[sym] = 32
+                typer.echo(f"note: free size {sym} set to 32 for random inputs (use --dim {sym}=…)",
+                           err=True)
+        xs = m.example_inputs(jax.random.key(seed + 1), batch, dim_values)
+    y = m(params, *xs)
+    ys = y if isinstance(y, tuple) else (y,)
+    typer.echo(f"model {graph.name}: {m.param_count:,} parameters")
+    for i, x in enumerate(xs):
+        typer.echo(f"input {i}: shape {tuple(x.shape)} {x.dtype}")
+    for i, o in enumerate(ys):
+        a = np.asarray(o)
+        typer.echo(
+            f"output {i}: shape {a.shape} {a.dtype}  mean {a.mean():.6g}  std {a.std():.6g}  "
+            f"min {a.min():.6g}  max {a.max():.6g}"
+        )
+        if not np.all(np.isfinite(a)):
+            typer.echo(f"warning: output {i} has non-finite values", err=True)
+    if out is not None:
+        if len(ys) == 1:
+            np.save(out, np.asarray(ys[0]))
+        else:
+            np.savez(out, *[np.asarray(o) for o in ys])
+        typer.echo(f"wrote {out}")
+
+
+def _load_array(path: Path):
+    import numpy as np
+
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"no such file `{path}`") from None
+    except (ValueError, OSError) as err:
+        raise InputError(f"cannot read `{path}` as a .npy array: {err}") from None
+    if not isinstance(arr, np.ndarray):
+        raise InputError(f"`{path}` holds several arrays; give one .npy per input")
+    if arr.dtype == np.float64:
+        arr = arr.astype(np.float32)  # no silent float64 on the device
+    return arr
+
+
+@app.command()
+@guarded
+def fmt(
+    files: Annotated[list[Path], typer.Argument(help="Spec files (.cat).")],
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a file is not canonical.")]
+    = False,
+    write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite files in place.")] = False,
+):
+    """Print the canonical text form of specs (comments kept)."""
+    from .grammar.formatter import format_module
+    from .grammar.loader import load_ast, read_text
+
+    changed = []
+    for file in files:
+        text = format_module(load_ast(file))
+        if file.suffix != ".cat":
+            if write or check:
+                _fail(f"error: {file}: --write and --check apply to .cat files; "
+                      "use `catspec convert` for YAML", EXIT_USAGE)
+            typer.echo(text, nl=False)
+            continue
+        original = read_text(file)
+        if check:
+            if original != text:
+                changed.append(file)
+                typer.echo(f"{file}: not canonical", err=True)
+        elif write:
+            if original != text:
+                _atomic_write(file, text)
+                typer.echo(f"formatted {file}")
+        else:
+            typer.echo(text, nl=False)
+    if changed:
+        raise typer.Exit(EXIT_SPEC)
+
+
+@app.command()
+@guarded
+def convert(
+    file: Annotated[Path, typer.Argument(help="Spec file (.cat or .yaml).")],
+    to: Annotated[str, typer.Option("--to", help="Target syntax: yaml or cat.")] = "yaml",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file.")]
+    = None,
+):
+    """Convert a spec between the text and YAML forms."""
+    from .grammar.formatter import format_module
+    from .grammar.loader import load_ast
+    from .grammar.yaml_form import to_yaml
+
+    if to not in ("yaml", "cat"):
+        _fail(f"error: --to must be `yaml` or `cat`, got `{to}`", EXIT_USAGE)
+    module = load_ast(file)
+    text = to_yaml(module) if to == "yaml" else format_module(module)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        _atomic_write(output, text)
+        typer.echo(f"wrote {output}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        # click reports usage errors with exit code 2 already; keep codes as they are.
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,130 @@
+"""Emission of morphisms into a ``Graph``: naming, parameter slots, typing errors.
+
+The builder is the only place that turns an op application into a node. It
+names each instance by its path in the spec (``fourier_layer_1/dense_0``),
+creates (or, for tied copies, reuses) its parameter slots, runs the op's
+typing rule and turns a rejection into a ``SpecError`` at the call's span.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+
+from ..errors import Span, SpecError
+from .ir import Graph, ParamSlot, Wire
+from .ops.registry import OpDef, OpTypeError
+from .reparam import apply_reparams
+from .values import RepeatM, ReparamSpec
+
+
+class Builder:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._scope: list[str] = []
+        self._counters: dict[tuple[str, ...], Counter] = {}
+        self._reuse_params = 0  # > 0 while emitting tied copies
+        self._repeat: list[tuple[int, int]] = []
+        self._next_repeat = 0
+        self._reparams: list[ReparamSpec] = []
+        self.instances: dict[str, list[str]] = {}  # instance path -> its slot paths
+
+    # -- naming -----------------------------------------------------------------
+    def _fresh(self, base: str) -> str:
+        counter = self._counters.setdefault(tuple(self._scope), Counter())
+        k = counter[base]
+        counter[base] += 1
+        return f"{base}_{k}"
+
+    def path(self, name: str) -> str:
+        return "/".join([*self._scope, name])
+
+    @contextmanager
+    def scope(self, base: str, explicit: bool = False, span: Span | None = None):
+        name = base if explicit else self._fresh(base)
+        self._scope.append(name)
+        try:
+            yield name
+        finally:
+            self._scope.pop()
+
+    @contextmanager
+    def reparam(self, spec: ReparamSpec):
+        self._reparams.append(spec)
+        try:
+            yield
+        finally:
+            self._reparams.pop()
+
+    # -- repetition ---------------------------------------------------------------
+    def emit_repeat(self, rep: RepeatM, ins: list[Wire]) -> list[Wire]:
+        """Unroll ``f ^ n``; copies are tagged in ``node.meta['repeat']`` for later passes."""
+        group = self._next_repeat
+        self._next_repeat += 1
+        key = tuple(self._scope)
+        saved = Counter(self._counters.get(key, Counter()))
+        for i in range(rep.times):
+            if rep.tied and i > 0:
+                # Same names again, so the copy finds (and shares) the first copy's slots.
+                self._counters[key] = Counter(saved)
+                self._reuse_params += 1
+            self._repeat.append((group, i))
+            try:
+                ins = rep.body.emit(self, ins)
+            finally:
+                self._repeat.pop()
+                if rep.tied and i > 0:
+                    self._reuse_params -= 1
+        return ins
+
+    # -- ops ------------------------------------------------------------------------
+    def emit_op(
+        self,
+        op: OpDef,
+        attrs: dict,
+        ins: list[Wire],
+        span: Span | None,
+        name: str | None = None,
+    ) -> list[Wire]:
+        graph = self.graph
+        in_types = [graph.type_of(w) for w in ins]
+        try:
+            out_types = op.infer(attrs, in_types)
+            specs = op.params(attrs, in_types)
+        except OpTypeError as err:
+            raise SpecError(err.message, span, err.hint) from None
+        instance = self.path(name or self._fresh(op.surface))
+        slots: dict[str, str] = {}
+        for pname, spec in specs.items():
+            path = f"{instance}/{pname}"
+            existing = graph.params.slots.get(path)
+            if existing is not None:
+                if not self._reuse_params:
+                    raise SpecError(
+                        f"two layers are both named `{instance}`",
+                        span,
+                        "give each `as` name once; to share weights use `with tie(\"name\")`",
+                    )
+                if existing.shape != spec.shape:
+                    raise SpecError(
+                        f"tied copies of `{instance}` disagree on `{pname}`: "
+                        f"{existing.shape} vs {spec.shape}",
+                        span,
+                        "tied repetition needs a body whose output type equals its input type",
+                    )
+            else:
+                graph.params.add(
+                    ParamSlot(path, spec.shape, spec.dtype, spec.init, dict(spec.init_args))
+                )
+            slots[pname] = path
+        if slots and self._reparams:
+            slots = apply_reparams(graph.params, op, instance, slots, self._reparams,
+                                   self.instances, span, reuse=bool(self._reuse_params))
+        if slots:
+            self.instances[instance] = list(slots.values())
+        meta = {"repeat": tuple(self._repeat)} if self._repeat else {}
+        node = graph.add_node(
+            op.name, ins, tuple(out_types), attrs, params=slots, name=instance, span=span,
+            meta=meta,
+        )
+        return [(node.id, i) for i in range(len(out_types))]

@@ -1,0 +1,252 @@
+"""The graph IR: op nodes wired by typed edges on a networkx ``MultiDiGraph``.
+
+An open graph: ``io.input`` nodes are the boundary inputs, one ``io.output``
+node collects the results. A *wire* is ``(node_id, port)``, one output of a
+node; an edge ``src -> dst`` carries ``src_port``, ``dst_port`` and the wire's
+type. Parameters live in a ``ParamTable`` of slots that nodes reference by
+path, so weight tying is two nodes on one slot and a reparametrisation is a
+slot computed from other slots. Nested constructs (``fold``, ``map``, ``scan``)
+keep a sub-``Graph`` as their region; regions share the parent's table.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ..errors import IRVerifyError, Span
+from .types import TensorType
+
+Wire = tuple[int, int]  # (node id, output port)
+
+
+@dataclass
+class Node:
+    """One op instance.
+
+    ``name`` is the instance's path in the spec (``fourier_layer_1/dense_0``),
+    ``params`` maps the op's local parameter names to slot paths, ``meta``
+    holds provenance that passes may use (e.g. which copy of a repetition).
+    """
+
+    id: int
+    op: str
+    attrs: dict[str, Any]
+    out_types: tuple[TensorType, ...]
+    params: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    span: Span | None = None
+    region: Graph | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Derivation:
+    """How a derived slot is computed: ``kind`` names a rule, ``inputs`` maps roles to slots."""
+
+    kind: str
+    inputs: dict[str, str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ParamSlot:
+    """One parameter tensor: a trained root, a frozen root, or derived from others."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: str = "f32"
+    init: str = "lecun_normal"
+    init_args: dict[str, Any] = field(default_factory=dict)
+    trainable: bool = True
+    derive: Derivation | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.derive is None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+class ParamTable:
+    """Slots by path, in creation order (which fixes the order of ``init``)."""
+
+    def __init__(self):
+        self.slots: dict[str, ParamSlot] = {}
+
+    def add(self, slot: ParamSlot) -> ParamSlot:
+        self.slots[slot.path] = slot
+        return slot
+
+    def __getitem__(self, path: str) -> ParamSlot:
+        return self.slots[path]
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.slots
+
+    def __iter__(self) -> Iterator[ParamSlot]:
+        return iter(self.slots.values())
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def roots(self) -> list[ParamSlot]:
+        """Slots that hold data (trained or frozen), as opposed to derived ones."""
+        return [s for s in self.slots.values() if s.is_root]
+
+    def trainable_count(self) -> int:
+        return sum(s.size for s in self.roots() if s.trainable)
+
+
+class Graph:
+    """A typed open graph of op nodes. See the module docstring for the model."""
+
+    def __init__(self, name: str = "main", params: ParamTable | None = None):
+        self.name = name
+        self.g = nx.MultiDiGraph()
+        self.params = params if params is not None else ParamTable()
+        self.inputs: list[int] = []
+        self.output: int | None = None
+        self.spec_params: dict[str, Any] = {}  # model parameter values used to build it
+        self.declared_outputs: list[TensorType] | None = None
+        self._next_id = 0
+
+    # -- construction ------------------------------------------------------------
+    def add_node(
+        self,
+        op: str,
+        inputs: list[Wire],
+        out_types: tuple[TensorType, ...],
+        attrs: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> Node:
+        """Add a node fed by ``inputs`` (wires in port order) and return it."""
+        node = Node(self._next_id, op, dict(attrs or {}), tuple(out_types), **kw)
+        self._next_id += 1
+        self.g.add_node(node.id, node=node)
+        for port, (src, src_port) in enumerate(inputs):
+            self.connect((src, src_port), node.id, port)
+        return node
+
+    def connect(self, wire: Wire, dst: int, dst_port: int) -> None:
+        src, src_port = wire
+        self.g.add_edge(
+            src, dst, src_port=src_port, dst_port=dst_port, type=self.type_of(wire)
+        )
+
+    def add_input(self, type_: TensorType, name: str, span: Span | None = None) -> Wire:
+        node = self.add_node(
+            "io.input", [], (type_,), {"index": len(self.inputs)}, name=name, span=span
+        )
+        self.inputs.append(node.id)
+        return (node.id, 0)
+
+    def set_outputs(self, wires: list[Wire], span: Span | None = None) -> Node:
+        node = self.add_node("io.output", wires, (), name="output", span=span)
+        self.output = node.id
+        return node
+
+    # -- queries ---------------------------------------------------------------
+    def node(self, node_id: int) -> Node:
+        return self.g.nodes[node_id]["node"]
+
+    def __contains__(self, node_id: int) -> bool:
+        return node_id in self.g
+
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+    def type_of(self, wire: Wire) -> TensorType:
+        node_id, port = wire
+        return self.node(node_id).out_types[port]
+
+    def inputs_of(self, node_id: int) -> list[Wire]:
+        """The wires feeding ``node_id``, in port order."""
+        edges = sorted(self.g.in_edges(node_id, data=True), key=lambda e: e[2]["dst_port"])
+        return [(src, data["src_port"]) for src, _, data in edges]
+
+    def users_of(self, wire: Wire) -> list[tuple[int, int]]:
+        """``(node, port)`` pairs that read ``wire``."""
+        src, port = wire
+        return [
+            (dst, data["dst_port"])
+            for _, dst, data in self.g.out_edges(src, data=True)
+            if data["src_port"] == port
+        ]
+
+    @property
+    def output_wires(self) -> list[Wire]:
+        return self.inputs_of(self.output) if self.output is not None else []
+
+    @property
+    def input_types(self) -> list[TensorType]:
+        return [self.node(i).out_types[0] for i in self.inputs]
+
+    @property
+    def output_types(self) -> list[TensorType]:
+        return [self.type_of(w) for w in self.output_wires]
+
+    def topological(self) -> list[Node]:
+        """Nodes in a deterministic topological order (ties broken by id)."""
+        return [self.node(i) for i in nx.lexicographical_topological_sort(self.g)]
+
+    def nodes(self, op: str | None = None, where=None) -> list[Node]:
+        """Nodes in topological order, optionally of one op and matching a predicate.
+
+        ``op`` matches the full name (``nn.dense``) or the short one (``dense``).
+        """
+        out = []
+        for n in self.topological():
+            if op is not None and n.op != op and n.op.split(".", 1)[-1] != op:
+                continue
+            if where is not None and not where(n):
+                continue
+            out.append(n)
+        return out
+
+    def slots_used(self) -> dict[str, list[Node]]:
+        """Slot path -> nodes that read it (through derivations too), regions included."""
+        used: dict[str, list[Node]] = {}
+
+        def visit(graph: Graph):
+            for n in graph.topological():
+                for path in n.params.values():
+                    for root in self._roots_of(path):
+                        used.setdefault(root, []).append(n)
+                if n.region is not None:
+                    visit(n.region)
+
+        visit(self)
+        return used
+
+    def _roots_of(self, path: str) -> list[str]:
+        slot = self.params[path]
+        if slot.derive is None:
+            return [path]
+        out = []
+        for p in slot.derive.inputs.values():
+            out.extend(self._roots_of(p))
+        return out
+
+    # -- whole-graph operations ------------------------------------------------
+    def copy(self) -> Graph:
+        """A deep copy (nodes, regions and parameter table)."""
+        return _copy.deepcopy(self)
+
+    def remove_node(self, node_id: int) -> None:
+        self.g.remove_node(node_id)
+
+    def verify(self) -> None:
+        """Check the invariants every pass and edit must keep; raise ``IRVerifyError``."""
+        from .verify import verify_graph
+
+        verify_graph(self)

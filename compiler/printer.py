@@ -1,0 +1,100 @@
+"""The IR's text form: one node per line, typed, with its parameter slots and source location.
+
+    graph mlp(%0: f32[784]) -> (f32[10]) {
+      %1: f32[128] = nn.dense[out=128, bias=true](%0) {w=dense_0/w, b=dense_0/b}  # mlp.cat:4:5
+      ...
+      return %5
+    }
+
+Values are numbered when printing (as in a jaxpr), so the text is deterministic
+and independent of node ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from .ir import Graph, Node
+from .types import bundle_str
+
+
+def format_attr(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(format_attr(v) for v in value) + "]"
+    if value is None:
+        return "none"
+    return repr(value)
+
+
+def format_attrs(attrs: dict) -> str:
+    if not attrs:
+        return ""
+    return "[" + ", ".join(f"{k}={format_attr(v)}" for k, v in attrs.items()) + "]"
+
+
+def location(node: Node) -> str:
+    if node.span is None:
+        return ""
+    return f"{PurePath(node.span.file).name}:{node.span.line}:{node.span.col}"
+
+
+def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> str:
+    """The text form of ``graph`` (regions are printed nested, indented)."""
+    names = {} if names is None else names
+    counter = [len(names)]
+
+    def name_of(wire) -> str:
+        if wire not in names:
+            names[wire] = f"%{counter[0]}"
+            counter[0] += 1
+        return names[wire]
+
+    ins = ", ".join(f"{name_of((i, 0))}: {graph.node(i).out_types[0]}" for i in graph.inputs)
+    lines = [f"{indent}graph {graph.name}({ins}) -> {bundle_str(graph.output_types)} {{"]
+    body = []
+    for node in graph.topological():
+        if node.op in ("io.input", "io.output"):
+            continue
+        args = ", ".join(name_of(w) for w in graph.inputs_of(node.id))
+        outs = [f"{name_of((node.id, k))}: {t}" for k, t in enumerate(node.out_types)]
+        lhs = ", ".join(outs) if outs else "()"
+        text = f"{lhs} = {node.op}{format_attrs(node.attrs)}({args})"
+        if node.params:
+            text += " {" + ", ".join(f"{k}=@{v}" for k, v in node.params.items()) + "}"
+        loc = location(node)
+        body.append((text, loc))
+        if node.region is not None:
+            region = print_graph(node.region, indent + "    ", names)
+            body.append((region, None))
+    width = max((len(t) for t, loc in body if loc is not None and "\n" not in t), default=0)
+    for text, loc in body:
+        if loc is None:
+            lines.append(text)
+        elif loc:
+            lines.append(f"{indent}  {text.ljust(width)}  # {loc}")
+        else:
+            lines.append(f"{indent}  {text}")
+    outs = ", ".join(name_of(w) for w in graph.output_wires)
+    lines.append(f"{indent}  return {outs}")
+    lines.append(f"{indent}}}")
+    return "\n".join(lines)
+
+
+def print_params(graph: Graph) -> str:
+    """A table of parameter slots: root slots with shape, init and whether trained."""
+    rows = []
+    used = graph.slots_used()
+    for slot in graph.params:
+        if slot.derive is not None:
+            kind = f"= {slot.derive.kind}(" + ", ".join(
+                f"{k}=@{v}" for k, v in slot.derive.inputs.items()) + ")"
+        else:
+            kind = ("trained" if slot.trainable else "frozen") + f"  init={slot.init}"
+        users = sorted({n.name for n in used.get(slot.path, [])})
+        shape = "[" + ",".join(str(s) for s in slot.shape) + "]"
+        rows.append((f"@{slot.path}", f"{slot.dtype}{shape}", kind, ", ".join(users)))
+    return "\n".join("  ".join(r).rstrip() for r in rows)

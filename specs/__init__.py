@@ -1,0 +1,1 @@
+"""Example and library specs, shipped as package data (``importlib.resources``)."""

@@ -1,0 +1,124 @@
+"""The CLI through typer's runner: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SPECS
+from typer.testing import CliRunner
+
+from catspec.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("name", ["mlp.cat", "mlp.yaml", "cnn.cat", "cnn.yaml"])
+def test_check_shipped_specs(name):
+    result = invoke("check", SPECS / name)
+    assert result.exit_code == 0
+    assert result.output == f"{SPECS / name}: ok (1 model)\n"
+
+
+def test_check_reports_every_broken_file(tmp_path):
+    bad1 = tmp_path / "a.cat"
+    bad1.write_text("model m : Tensor[4] -> Tensor[4] =\n    dens(4)\n")
+    bad2 = tmp_path / "b.cat"
+    bad2.write_text("model m : Tensor[4] -> Tensor[4] =\n    dense(4) >>\n")
+    result = invoke("check", bad1, bad2)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{bad1}:2:5: error: unknown name `dens`\n"
+        "        dens(4)\n"
+        "        ^^^^\n"
+        "hint: did you mean `dense`?\n"
+        f"{bad2}:2:16: error: unexpected end of input\n"
+        "        dense(4) >>\n"
+        "                   ^\n"
+        "hint: expected an expression\n"
+        "2 errors\n"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_check_missing_file(tmp_path):
+    result = invoke("check", tmp_path / "nope.cat")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: no such file `{tmp_path / 'nope.cat'}`\n1 error\n"
+
+
+def test_show_prints_ir_and_parameters():
+    result = invoke("show", SPECS / "mlp.cat", "-s", "width=16", "-s", "depth=1")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "graph mlp(%0: f32[784]) -> f32[10] {\n"
+        "  %1: f32[16] = nn.dense[out=16, bias=true](%0) {w=@dense_0/w, b=@dense_0/b}  # mlp.cat:4:6\n"
+        "  %2: f32[16] = act.relu(%1)                                                  # mlp.cat:4:22\n"
+        "  %3: f32[10] = nn.dense[out=10, bias=true](%2) {w=@dense_1/w, b=@dense_1/b}  # mlp.cat:4:39\n"
+        "  return %3\n"
+        "}\n"
+        "\n"
+        "parameters:\n"
+        "@dense_0/w  f32[784,16]  trained  init=lecun_normal  dense_0\n"
+        "@dense_0/b  f32[16]  trained  init=zeros  dense_0\n"
+        "@dense_1/w  f32[16,10]  trained  init=lecun_normal  dense_1\n"
+        "@dense_1/b  f32[10]  trained  init=zeros  dense_1\n"
+        "total: 12,730 trained\n"
+    )
+
+
+def test_unknown_override_has_did_you_mean():
+    result = invoke("show", SPECS / "mlp.cat", "-s", "widht=3")
+    assert result.exit_code == 1
+    assert "error: model `mlp` has no parameter `widht`" in result.stderr
+    assert "hint: did you mean `width`?" in result.stderr
+
+
+def test_ill_typed_override():
+    result = invoke("check", SPECS / "mlp.cat", "-s", "width=1.5")
+    assert result.exit_code == 1
+    assert result.stderr == "error: override `-s width=…` must be an int, got a float `1.5`\n1 error\n"
+
+
+def test_malformed_set_is_usage_error():
+    result = invoke("show", SPECS / "mlp.cat", "-s", "width")
+    assert result.exit_code == 2
+    assert result.stderr == "error: `-s width` should be `-s name=value`\n"
+
+
+def test_run_random_input_prints_summary(tmp_path):
+    out = tmp_path / "y.npy"
+    result = invoke("run", SPECS / "cnn.cat", "--batch", "3", "--out", out)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "model cnn: 61,706 parameters"
+    assert lines[1] == "input 0: shape (3, 28, 28, 1) float32"
+    assert lines[2].startswith("output 0: shape (3, 10) float32  mean ")
+    assert np.load(out).shape == (3, 10)
+
+
+def test_run_with_input_file(tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((2, 784)))  # float64 on disk: converted, never silently promoted
+    result = invoke("run", SPECS / "mlp.yaml", "--input", x)
+    assert result.exit_code == 0, result.output
+    assert "input 0: shape (2, 784) float32" in result.stdout
+    assert "output 0: shape (2, 10) float32" in result.stdout
+
+
+def test_run_with_wrong_input_shape(tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((2, 100), np.float32))
+    result = invoke("run", SPECS / "mlp.cat", "--input", x)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: input 0 of `mlp` should be a batch of f32[784], got shape (2, 100)\n"
+    )
+
+
+def test_unknown_command_is_usage_error():
+    result = invoke("frobnicate")
+    assert result.exit_code == 2
