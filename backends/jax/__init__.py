@@ -1,5 +1,7 @@
 """The JAX back end: lowering rules, parameter pytrees, the compiled ``Model``."""
 
+# Lowering rules live in one module per op family; importing them registers them.
+from . import rules  # noqa: F401  (core families)
 from .model import Model
 from .params import flatten, init_params, nest, resolve
 from .rules import RULES, LowerCtx

@@ -1,0 +1,1 @@
+"""Rewrite passes over the graph IR, one per file, and the pass manager."""
