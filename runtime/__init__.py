@@ -1,0 +1,1 @@
+"""Runtime: training loop, checkpoints and built-in data generators."""
