@@ -224,6 +224,23 @@ def run(
         typer.echo(f"wrote {out}")
 
 
+@app.command()
+@guarded
+def schema(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file.")]
+    = None,
+):
+    """Print the JSON Schema (draft 2020-12) of the YAML spec form, for editors."""
+    from .grammar.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
 def _load_array(path: Path):
     import numpy as np
 
