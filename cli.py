@@ -333,6 +333,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from .limits import ensure_recursion_headroom
+
+    ensure_recursion_headroom()
     try:
         app()
     except SystemExit as exc:

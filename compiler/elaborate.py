@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import Span, SpecError, did_you_mean
 from ..grammar import ast as A
 from ..grammar.loader import load_ast, parse_override
+from ..limits import ensure_recursion_headroom
 from .builder import Builder
 from .dims import Dim
 from .evaluate import Env, Evaluator, check_value, kind_of
@@ -196,6 +197,7 @@ def elaborate(
     module: LoadedModule, model: str | None = None, overrides: dict | None = None
 ) -> Graph:
     """Build the typed graph of one model of ``module`` (the last one by default)."""
+    ensure_recursion_headroom()
     item = pick_model(module, model)
     ev = Evaluator()
     params = bind_model_params(item, module.env, ev, overrides or {})

@@ -11,9 +11,11 @@ from functools import lru_cache
 from importlib import resources
 
 import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from ..errors import Span, SpecError, remember_source
+from ..limits import ensure_recursion_headroom
 from . import ast as A
 
 _BINOPS = {
@@ -96,7 +98,7 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, file: str, text: str) ->
     return SpecError("unexpected end of input", span, None)
 
 
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     """Turns lark's tree into pydantic AST nodes, attaching spans."""
 
     def __init__(self, file: str):
@@ -141,7 +143,9 @@ class _ToAst(Transformer):
         )
 
     def params(self, children):
-        return [c for c in children if c is not None]
+        out = [c for c in children if c is not None]
+        _no_duplicates(out, lambda p: p.name, "parameter")
+        return out
 
     @v_args(meta=True)
     def param(self, meta, children):
@@ -258,7 +262,9 @@ class _ToAst(Transformer):
         return ([c for c in children if c is not None], self._span(meta))
 
     def train(self, entries):
-        return list(entries)
+        out = list(entries)
+        _no_duplicates(out, lambda t: t.key, "train setting")
+        return out
 
     @v_args(meta=True)
     def train_entry(self, meta, children):
@@ -368,6 +374,14 @@ class _ToAst(Transformer):
         return A.ListExpr(items=[c for c in children if c is not None], span=self._span(meta))
 
 
+def _no_duplicates(nodes, key, what: str) -> None:
+    seen = set()
+    for n in nodes:
+        if key(n) in seen:
+            raise SpecError(f"{what} `{key(n)}` is given twice", n.span, "remove one of them")
+        seen.add(key(n))
+
+
 def _unquote(tok: Token | str) -> str:
     # STRING tokens are double-quoted with backslash escapes; literal_eval only
     # ever sees a string literal here (the lexer guarantees it), so it is safe.
@@ -377,9 +391,11 @@ def _unquote(tok: Token | str) -> str:
 def _comments(text: str) -> list[tuple[int, str]]:
     """(line, text) of every comment; lark drops them, the formatter keeps them."""
     out = []
-    in_string = False
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: lark counts lines that way (str.splitlines also
+    # splits on \x0b, \u2028, … which may sit inside string literals).
+    for lineno, line in enumerate(text.split("\n"), start=1):
         i = 0
+        in_string = False  # strings never span lines
         while i < len(line):
             ch = line[i]
             if in_string:
@@ -393,25 +409,51 @@ def _comments(text: str) -> list[tuple[int, str]]:
                 out.append((lineno, line[i:].rstrip()))
                 break
             i += 1
-        in_string = False  # strings never span lines
     return out
 
 
+class _ReturnAnchor:
+    """Stands for a block's ``return`` so comments above it stay above it."""
+
+    def __init__(self, block: A.Block):
+        self.comments = block.return_comments
+
+
 def _attach_comments(module: A.Module, text: str) -> None:
-    """Give each item and block statement the comments written above (or beside) it."""
+    """Give each item, block statement and train entry the comments written with it.
+
+    A comment on the lines of a node (above its first line is not "on") goes to
+    the innermost such node: a statement, a ``return``, a train entry, else the
+    item — so a comment *inside* a multi-line expression is printed above the
+    statement or item that holds it. A comment between nodes goes to the next
+    node; one after the last item is kept at the end of the file.
+    """
     comments = _comments(text)
     if not comments:
         return
-    anchors: list[tuple[int, A.Node]] = []
+    anchors: list[tuple[int, int, object]] = []  # (first line, last line, node)
+
+    def add(span: Span | None, node) -> None:
+        if span is not None:
+            anchors.append((span.line, span.end_line or span.line, node))
+
     for item in module.items:
-        if item.span:
-            anchors.append((item.span.line, item))
+        add(item.span, item)
         body = getattr(item, "body", None)
         if isinstance(body, A.Block):
-            anchors.extend((s.span.line, s) for s in body.stmts if s.span)
-    anchors.sort(key=lambda a: a[0])
+            for s in body.stmts:
+                add(s.span, s)
+            add(body.return_span, _ReturnAnchor(body))
+        for t in getattr(item, "train", None) or []:
+            add(t.span, t)
+    anchors.sort(key=lambda a: (a[0], -a[1]))
     for line, comment in comments:
-        target = next((node for start, node in anchors if start >= line), None)
+        inside = [a for a in anchors if a[0] <= line <= a[1]]
+        if inside:
+            # innermost: the latest start, then the earliest end
+            target = max(inside, key=lambda a: (a[0], -a[1]))[2]
+        else:
+            target = next((node for first, _, node in anchors if first >= line), None)
         if target is None:
             module.trailing_comments.append(comment)
         else:
@@ -419,6 +461,7 @@ def _attach_comments(module: A.Module, text: str) -> None:
 
 
 def _parse(text: str, file: str, start: str, remember: bool = True):
+    ensure_recursion_headroom()
     if remember:
         remember_source(file, text)
     try:
