@@ -269,7 +269,7 @@ def test_restrict_and_prolong_are_multigrid_transfers():
             return prolong(1)(restrict(1)(x), x)
         }""")
     graph = model.graph
-    coarse = [n for n in graph.nodes() if n.op == "op.restrict"][0].out_types[0]
+    coarse = next(n for n in graph.nodes() if n.op == "op.restrict").out_types[0]
     assert str(coarse) == "f32{x:(N+1)//2,c:1}"
     params = {"restrict_0": {"w": jnp.array([0.0, 1.0, 0.0]).reshape(3, 1, 1)},
               "prolong_0": {"w": jnp.array([0.5, 1.0, 0.5]).reshape(3, 1, 1)}}
@@ -298,3 +298,22 @@ def test_mgno_spec_runs_at_two_resolutions():
         y = model(params, jax.random.normal(jax.random.key(13), (2, n, m, 1)))
         assert y.shape == (2, n, m, 1) and y.dtype == jnp.float32
         assert bool(jnp.all(jnp.isfinite(y)))
+
+
+def test_ufno_spec_runs_at_two_resolutions():
+    model = catspec.compile(SPECS / "ufno2d_darcy.cat", width=8, modes=4, fno_depth=1,
+                            u_depth=1, levels=2)
+    params = model.init(0)
+    for n, m in ((17, 17), (29, 22)):
+        y = model(params, jax.random.normal(jax.random.key(14), (1, n, m, 1)))
+        assert y.shape == (1, n, m, 1) and bool(jnp.all(jnp.isfinite(y)))
+
+
+@pytest.mark.parametrize("stem", ["fno1d_burgers", "fno2d_darcy", "deeponet_antiderivative",
+                                  "mgno2d_darcy", "ufno2d_darcy"])
+def test_yaml_twins_elaborate_to_the_same_graph(stem):
+    from catspec.compiler.printer import print_graph
+
+    text, yaml = catspec.load(SPECS / f"{stem}.cat"), catspec.load(SPECS / f"{stem}.yaml")
+    strip = lambda g: [line.split("  #")[0].rstrip() for line in print_graph(g).splitlines()]  # noqa: E731
+    assert strip(text) == strip(yaml)
