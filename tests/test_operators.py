@@ -317,3 +317,13 @@ def test_yaml_twins_elaborate_to_the_same_graph(stem):
     text, yaml = catspec.load(SPECS / f"{stem}.cat"), catspec.load(SPECS / f"{stem}.yaml")
     strip = lambda g: [line.split("  #")[0].rstrip() for line in print_graph(g).splitlines()]  # noqa: E731
     assert strip(text) == strip(yaml)
+
+
+def test_spectral_conv_lowers_to_one_fft_pair_and_one_contraction():
+    model = catspec.compile("model s : Field[x: N, y: M, z: L, c: 3] -> "
+                            "Field[x: N, y: M, z: L, c: 2] = spectral_conv(modes=[2, 3, 2], out=2)")
+    x = jnp.zeros((2, 8, 8, 6, 3))
+    text = str(jax.make_jaxpr(model.apply_unjitted)(model.init(0), x))
+    assert text.count("dot_general") == 1  # one einsum over every kept mode, no loop
+    assert text.count("= fft[") == 2  # one rfftn, one irfftn over all three grid axes
+    assert "f64" not in text and "c128" not in text
