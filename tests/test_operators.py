@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import itertools
 
+import catspec
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import SPECS, max_rel_err
-from jax import lax
-
-import catspec
 from catspec.backends.jax.params import flatten, nest
 from catspec.errors import InputError, SpecError
+from conftest import SPECS, max_rel_err
+from jax import lax
 
 
 def _randomize(params, key, scale=0.3):
@@ -314,9 +313,11 @@ def test_ufno_spec_runs_at_two_resolutions():
 def test_yaml_twins_elaborate_to_the_same_graph(stem):
     from catspec.compiler.printer import print_graph
 
+    def without_locations(graph):
+        return [line.split("  #")[0].rstrip() for line in print_graph(graph).splitlines()]
+
     text, yaml = catspec.load(SPECS / f"{stem}.cat"), catspec.load(SPECS / f"{stem}.yaml")
-    strip = lambda g: [line.split("  #")[0].rstrip() for line in print_graph(g).splitlines()]  # noqa: E731
-    assert strip(text) == strip(yaml)
+    assert without_locations(text) == without_locations(yaml)
 
 
 def test_spectral_conv_lowers_to_one_fft_pair_and_one_contraction():
