@@ -250,3 +250,113 @@ class Graph:
         from .verify import verify_graph
 
         verify_graph(self)
+
+    # -- the library API (queries in select.py, edits in rewrite.py) -----------------
+    def select(self, op: str | None = None, name: str | None = None, where=None,
+               recursive: bool = False, **attrs: Any) -> list[Node]:
+        """Nodes matching an op (glob on full or short name), an instance-name glob,
+        attribute values and a predicate; see ``compiler/select.py``."""
+        from .select import select
+
+        return select(self, op=op, name=name, where=where, recursive=recursive, **attrs)
+
+    def node_by_name(self, name: str) -> Node:
+        """The node whose instance name is ``name``; ``IRVerifyError`` (with a hint) if none."""
+        from .select import node_by_name
+
+        return node_by_name(self, name)
+
+    def fresh_name(self, base: str) -> str:
+        """An instance name ``base_k`` not yet used in this graph."""
+        taken = {self.node(i).name for i in self.g.nodes}
+        k = 0
+        while f"{base}_{k}" in taken:
+            k += 1
+        return f"{base}_{k}"
+
+    def param(self, path: str) -> ParamSlot:
+        """The parameter slot at ``path`` (a leading ``@`` is allowed)."""
+        from .select import param
+
+        return param(self, path)
+
+    def params_of(self, node: Node | int | str) -> dict[str, ParamSlot]:
+        """A node's parameters: local name (``w``) -> slot."""
+        from .select import params_of
+
+        return params_of(self, node)
+
+    def param_users(self, path: str) -> list[Node]:
+        """Nodes that read slot ``path``, directly or through a slot derived from it."""
+        from .select import users_of_param
+
+        return users_of_param(self, path)
+
+    def slot_readers(self, path: str) -> list[Node]:
+        """Nodes (regions included) that read slot ``path`` directly."""
+        out: list[Node] = []
+
+        def visit(graph: Graph):
+            for i in graph.g.nodes:
+                n = graph.node(i)
+                if path in n.params.values():
+                    out.append(n)
+                if n.region is not None:
+                    visit(n.region)
+
+        visit(self)
+        return out
+
+    def live_slots(self) -> set[str]:
+        """Slot paths some node reads, directly or through derivations."""
+        live: set[str] = set()
+        stack: list[str] = []
+
+        def visit(graph: Graph):
+            for i in graph.g.nodes:
+                n = graph.node(i)
+                stack.extend(n.params.values())
+                if n.region is not None:
+                    visit(n.region)
+
+        visit(self)
+        while stack:
+            p = stack.pop()
+            if p in live or p not in self.params:
+                continue
+            live.add(p)
+            if self.params[p].derive is not None:
+                stack.extend(self.params[p].derive.inputs.values())
+        return live
+
+    def rewriter(self):
+        """A ``Rewriter`` editing this graph in place (``with graph.rewriter() as rw:``)."""
+        from .rewrite import Rewriter
+
+        return Rewriter(self)
+
+    def edited(self, edit) -> Graph:
+        """Out of place: a verified copy after ``edit(rewriter)`` ran on it."""
+        from .rewrite import Rewriter
+
+        new = self.copy()
+        with Rewriter(new) as rw:
+            edit(rw)
+        return new
+
+    def to_json(self) -> dict:
+        """The versioned JSON form (``compiler/serialize.py``)."""
+        from .serialize import to_json
+
+        return to_json(self)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text (``compiler/dot.py``)."""
+        from .dot import to_dot
+
+        return to_dot(self)
+
+    def __str__(self) -> str:
+        from .printer import print_graph
+
+        return print_graph(self)

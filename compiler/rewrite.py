@@ -1,0 +1,514 @@
+"""Editing a graph: the ``Rewriter``, through which every IR mutation can go.
+
+    with graph.rewriter() as rw:          # verified when the block ends
+        rw.replace("dense_1", "gelu")     # a node becomes another op
+        rw.insert_after("dense_0", "layer_norm")
+        rw.remove("relu_0")               # its users read its input instead
+        rw.set_attrs("dense_2", out=32)   # re-types downstream, or refuses
+
+Every edit is atomic: it re-infers the types of the nodes it touches and of
+everything downstream through the op registry, and when that fails (a wire of
+the wrong type, a parameter slot of the wrong shape, a changed model output) it
+undoes itself and raises ``IRVerifyError`` naming the node that broke. Nodes
+may be given as ``Node`` objects, ids, or instance names (``"dense_0"``).
+A node's own parameter slots follow its attributes (``set_attrs(out=32)``
+reshapes ``w``) unless another node shares them; slots an edit leaves unused
+are dropped from the table.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+
+from ..errors import IRVerifyError, SpecError
+from .ir import Graph, Node, ParamSlot, Wire
+from .ops.registry import OPS, SURFACE, OpDef, OpTypeError
+from .verify import IO_OPS, _where
+
+NodeRef = Node | int | str
+WireRef = Node | int | str | tuple
+
+
+def resolve_op(op: str) -> OpDef:
+    """An op by IR name (``nn.dense``) or surface name (``dense``)."""
+    found = OPS.get(op) or SURFACE.get(op)
+    if found is None:
+        from ..errors import did_you_mean
+
+        hint = did_you_mean(op, list(SURFACE) + list(OPS))
+        raise IRVerifyError(f"unknown op `{op}`" + (f" ({hint})" if hint else ""))
+    return found
+
+
+def bind_attrs(op: OpDef, attrs: dict[str, Any] | None, base: dict | None = None) -> dict:
+    """Attributes in declaration order with defaults filled in (``base`` gives earlier values)."""
+    from .evaluate import bind_args
+
+    given = dict(base or {})
+    given.update(attrs or {})
+    # The spec checker wants lists where the IR keeps tuples.
+    kwargs = {k: (list(v) if isinstance(v, tuple) else v, None) for k, v in given.items()}
+    try:
+        return bind_args(op.surface, op.args, [], kwargs, None)
+    except SpecError as err:
+        raise IRVerifyError(err.message + (f" ({err.hint})" if err.hint else "")) from None
+
+
+class Rewriter:
+    """Atomic, type-checked edits of ``graph`` (in place).
+
+    Used as a context manager it verifies the whole graph on exit; used bare,
+    each edit is still checked locally and ``verify()`` checks the whole.
+    """
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._undo: list[Callable[[], None]] = []
+        self.log: list[str] = []  # one line per successful edit, for debugging and tests
+
+    # -- context manager -------------------------------------------------------
+    def __enter__(self) -> Rewriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.graph.verify()
+
+    def verify(self) -> None:
+        self.graph.verify()
+
+    # -- references ---------------------------------------------------------------
+    def node(self, ref: NodeRef) -> Node:
+        """The node ``ref`` names: a ``Node`` (matched by id), an id, or an instance name."""
+        if isinstance(ref, Node):
+            ref = ref.id
+        if isinstance(ref, bool):
+            raise IRVerifyError(f"not a node: {ref!r}")
+        if isinstance(ref, int):
+            if ref not in self.graph.g:
+                raise IRVerifyError(f"no node {ref} in graph `{self.graph.name}`")
+            return self.graph.node(ref)
+        if isinstance(ref, str):
+            return self.graph.node_by_name(ref)
+        raise IRVerifyError(f"not a node: {ref!r}")
+
+    def wire(self, ref: WireRef) -> Wire:
+        """A wire: ``(node, port)`` or a node (its output 0)."""
+        if isinstance(ref, tuple):
+            node, port = ref
+            node = self.node(node)
+            if not 0 <= port < len(node.out_types):
+                raise IRVerifyError(f"{_where(node)} has no output {port}")
+            return (node.id, port)
+        node = self.node(ref)
+        if not node.out_types:
+            raise IRVerifyError(f"{_where(node)} has no outputs")
+        return (node.id, 0)
+
+    # -- edits ----------------------------------------------------------------------
+    def add(self, op: str, inputs: list[WireRef], attrs: dict | None = None,
+            name: str | None = None, params: dict[str, str] | None = None, **kw) -> Node:
+        """A new node of ``op`` reading ``inputs``, typed by inference; new slots unless given."""
+        wires = [self.wire(w) for w in inputs]
+        return self._atomic(f"add {op}", lambda: self._add(op, wires, attrs, name, params, kw))
+
+    def replace(self, ref: NodeRef, op: str, attrs: dict | None = None,
+                name: str | None = None) -> Node:
+        """Put a node of ``op`` in ``ref``'s place: same inputs, same users, re-typed downstream.
+
+        Parameters with the same local name and shape are kept (trained weights stay valid).
+        """
+        old = self.node(ref)
+
+        def run() -> Node:
+            keep = {k: v for k, v in old.params.items()}
+            new = self._add(op, self.graph.inputs_of(old.id), attrs, name or old.name,
+                            None, {"span": old.span, "meta": dict(old.meta)}, reuse=keep)
+            if len(new.out_types) != len(old.out_types):
+                raise IRVerifyError(f"{_where(new)} has {len(new.out_types)} outputs, "
+                                    f"{_where(old)} has {len(old.out_types)}")
+            for port in range(len(old.out_types)):
+                self._move_uses((old.id, port), (new.id, port))
+            self._delete(old)
+            self._retype([u for p in range(len(new.out_types))
+                          for u, _ in self.graph.users_of((new.id, p))])
+            return new
+
+        return self._atomic(f"replace {old.name or old.id} by {op}", run)
+
+    def insert_after(self, ref: WireRef, op: str, attrs: dict | None = None,
+                     name: str | None = None) -> Node:
+        """A 1-in/1-out ``op`` on the wire ``ref``; its former readers read the new node."""
+        wire = self.wire(ref)
+
+        def run() -> Node:
+            users = self.graph.users_of(wire)
+            new = self._add(op, [wire], attrs, name, None, {})
+            self._check_unary(new)
+            for dst, port in users:
+                self._reconnect(dst, port, (new.id, 0))
+            self._retype([dst for dst, _ in users])
+            return new
+
+        return self._atomic(f"insert {op} after {wire}", run)
+
+    def insert_before(self, ref: NodeRef, op: str, attrs: dict | None = None, port: int = 0,
+                      name: str | None = None) -> Node:
+        """A 1-in/1-out ``op`` on input ``port`` of ``ref``."""
+        node = self.node(ref)
+        ins = self.graph.inputs_of(node.id)
+        if not 0 <= port < len(ins):
+            raise IRVerifyError(f"{_where(node)} has no input {port}")
+
+        def run() -> Node:
+            new = self._add(op, [ins[port]], attrs, name, None, {})
+            self._check_unary(new)
+            self._reconnect(node.id, port, (new.id, 0))
+            self._retype([node.id])
+            return new
+
+        return self._atomic(f"insert {op} before {node.name or node.id}", run)
+
+    def remove(self, ref: NodeRef) -> None:
+        """Delete a node. A 1-in/1-out node's readers then read its input (types must match);
+        any other node must be unused."""
+        node = self.node(ref)
+        if node.op in IO_OPS:
+            raise IRVerifyError(f"cannot remove {_where(node)}: it is a boundary node")
+        ins = self.graph.inputs_of(node.id)
+        used = [p for p in range(len(node.out_types)) if self.graph.users_of((node.id, p))]
+
+        def run() -> None:
+            if used:
+                if len(ins) != 1 or len(node.out_types) != 1:
+                    raise IRVerifyError(
+                        f"cannot remove {_where(node)}: it has {len(ins)} inputs and "
+                        f"{len(node.out_types)} outputs and its outputs are used; only a "
+                        f"1-in/1-out node can be bypassed")
+                t_in, t_out = self.graph.type_of(ins[0]), node.out_types[0]
+                if not t_in.same_as(t_out):
+                    raise IRVerifyError(
+                        f"cannot remove {_where(node)}: its readers expect {t_out}, but its "
+                        f"input is {t_in}")
+                self._move_uses((node.id, 0), ins[0])
+            self._delete(node)
+
+        self._atomic(f"remove {node.name or node.id}", run)
+
+    def rewire(self, ref: NodeRef, port: int, source: WireRef) -> None:
+        """Make input ``port`` of ``ref`` read ``source``; re-types downstream or refuses."""
+        node = self.node(ref)
+        wire = self.wire(source)
+        n_ins = len(self.graph.inputs_of(node.id))
+        if not 0 <= port < n_ins:
+            raise IRVerifyError(f"{_where(node)} has no input {port}")
+
+        def run() -> None:
+            if wire[0] == node.id or nx.has_path(self.graph.g, node.id, wire[0]):
+                raise IRVerifyError(f"cannot rewire {_where(node)} to read "
+                                    f"{_where(self.graph.node(wire[0]))}: it would make a cycle")
+            self._reconnect(node.id, port, wire)
+            self._retype([node.id])
+
+        self._atomic(f"rewire {node.name or node.id}:{port}", run)
+
+    def replace_uses(self, old: WireRef, new: WireRef) -> None:
+        """Every reader of ``old`` reads ``new`` instead (types must agree downstream)."""
+        a, b = self.wire(old), self.wire(new)
+
+        def run() -> None:
+            users = self.graph.users_of(a)
+            self._move_uses(a, b)
+            if b[0] in {u for u, _ in users} or any(
+                    nx.has_path(self.graph.g, u, b[0]) for u, _ in users):
+                raise IRVerifyError("replace_uses would make a cycle")
+            self._retype([u for u, _ in users])
+
+        self._atomic(f"replace uses of {a} by {b}", run)
+
+    def set_attrs(self, ref: NodeRef, **attrs: Any) -> Node:
+        """Change attributes; the node and everything downstream are re-typed, or it refuses."""
+        node = self.node(ref)
+        op = resolve_op(node.op) if node.op not in IO_OPS else None
+        if op is None:
+            raise IRVerifyError(f"cannot set attributes of {_where(node)}")
+
+        def run() -> Node:
+            self._set(node, "attrs", bind_attrs(op, attrs, node.attrs))
+            self._retype([node.id], own_params={node.id})
+            return node
+
+        shown = ", ".join(f"{k}={v!r}" for k, v in attrs.items())
+        return self._atomic(f"set {shown} on {node.name or node.id}", run)
+
+    def tie(self, ref: NodeRef, to: NodeRef, params: list[str] | None = None) -> None:
+        """Make ``ref`` read ``to``'s parameter slots (all shared names, or ``params``)."""
+        node, other = self.node(ref), self.node(to)
+        names = list(params) if params is not None else [p for p in node.params
+                                                         if p in other.params]
+        if not names:
+            raise IRVerifyError(f"cannot tie {_where(node)} to {_where(other)}: "
+                                f"they have no parameter in common")
+
+        def run() -> None:
+            new = dict(node.params)
+            for p in names:
+                if p not in node.params or p not in other.params:
+                    raise IRVerifyError(f"cannot tie `{p}`: {_where(node if p not in node.params else other)} "
+                                        f"has no parameter `{p}`")
+                mine, theirs = self.graph.params[node.params[p]], self.graph.params[other.params[p]]
+                if mine.shape != theirs.shape:
+                    raise IRVerifyError(
+                        f"cannot tie {_where(node)} to {_where(other)}: `{p}` has shape "
+                        f"{mine.shape} here and {theirs.shape} there")
+                new[p] = other.params[p]
+            released = [node.params[p] for p in names]
+            self._set(node, "params", new)
+            self._collect(released)
+
+        self._atomic(f"tie {node.name} to {other.name}", run)
+
+    def freeze(self, ref: NodeRef | str, params: list[str] | None = None,
+               trainable: bool = False) -> list[str]:
+        """Stop training a node's parameters (or one slot path: ``"dense_0/w"``).
+
+        Derived slots freeze their roots. Returns the root paths changed.
+        """
+        table = self.graph.params
+        if isinstance(ref, str) and ref in table:
+            paths = [ref]
+        else:
+            node = self.node(ref)
+            names = list(params) if params is not None else list(node.params)
+            for p in names:
+                if p not in node.params:
+                    raise IRVerifyError(f"{_where(node)} has no parameter `{p}`")
+            paths = [node.params[p] for p in names]
+        roots = [r for p in paths for r in self.graph._roots_of(p)]
+        for r in roots:
+            self._set(table[r], "trainable", trainable)
+        self.log.append(("unfreeze " if trainable else "freeze ") + ", ".join(roots))
+        return roots
+
+    # -- internals: the transaction ------------------------------------------------
+    def _atomic(self, what: str, fn: Callable[[], Any]) -> Any:
+        mark = len(self._undo)
+        try:
+            result = fn()
+        except IRVerifyError as err:
+            self._rollback(mark)
+            msg = str(err)
+            raise IRVerifyError(msg if msg.startswith("cannot ") else f"cannot {what}: {msg}") \
+                from None
+        except BaseException:
+            self._rollback(mark)
+            raise
+        self.log.append(what)
+        return result
+
+    def _rollback(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            self._undo.pop()()
+
+    def _set(self, obj: Any, attr: str, value: Any) -> None:
+        old = getattr(obj, attr)
+        setattr(obj, attr, value)
+        self._undo.append(lambda: setattr(obj, attr, old))
+
+    def _connect(self, wire: Wire, dst: int, port: int) -> None:
+        g = self.graph.g
+        key = g.add_edge(wire[0], dst, src_port=wire[1], dst_port=port,
+                         type=self.graph.type_of(wire))
+        self._undo.append(lambda: g.remove_edge(wire[0], dst, key))
+
+    def _disconnect(self, dst: int, port: int) -> Wire:
+        g = self.graph.g
+        for src, _, key, data in list(g.in_edges(dst, keys=True, data=True)):
+            if data["dst_port"] == port:
+                g.remove_edge(src, dst, key)
+                self._undo.append(lambda s=src, k=key, d=data: g.add_edge(s, dst, k, **d))
+                return (src, data["src_port"])
+        raise IRVerifyError(f"{_where(self.graph.node(dst))} has no input {port}")
+
+    def _reconnect(self, dst: int, port: int, wire: Wire) -> None:
+        self._disconnect(dst, port)
+        self._connect(wire, dst, port)
+
+    def _move_uses(self, old: Wire, new: Wire) -> None:
+        for dst, port in self.graph.users_of(old):
+            self._reconnect(dst, port, new)
+
+    def _delete(self, node: Node) -> None:
+        g = self.graph.g
+        edges = list(g.in_edges(node.id, keys=True, data=True)) + list(
+            g.out_edges(node.id, keys=True, data=True))
+        g.remove_node(node.id)
+
+        def undo():
+            g.add_node(node.id, node=node)
+            for s, d, k, data in edges:
+                g.add_edge(s, d, k, **data)
+
+        self._undo.append(undo)
+        self._collect(list(node.params.values()))
+
+    def _collect(self, paths: list[str]) -> None:
+        """Drop the given slots (and what they derive from) once no node reads them."""
+        table = self.graph.params
+        live = self.graph.live_slots()
+        order = list(table.slots)
+        stack = list(paths)
+        while stack:
+            path = stack.pop()
+            if path in live or path not in table:
+                continue
+            slot = table.slots.pop(path)
+            self._undo.append(lambda p=path, s=slot: _reinsert(table.slots, order, p, s))
+            if slot.derive is not None:
+                stack.extend(slot.derive.inputs.values())
+
+    def _add(self, op_name: str, wires: list[Wire], attrs: dict | None, name: str | None,
+             params: dict[str, str] | None, kw: dict, reuse: dict | None = None) -> Node:
+        op = resolve_op(op_name)
+        bound = bind_attrs(op, attrs)
+        n_in, _ = op.arity(bound)
+        if len(wires) != n_in:
+            raise IRVerifyError(f"`{op.name}` takes {n_in} inputs, got {len(wires)}")
+        in_types = [self.graph.type_of(w) for w in wires]
+        try:
+            out_types = op.infer(bound, in_types)
+            specs = op.params(bound, in_types)
+        except OpTypeError as err:
+            raise IRVerifyError(f"`{op.name}` on {', '.join(map(str, in_types))}: "
+                                f"{err.message}") from None
+        name = name or self.graph.fresh_name(op.surface)
+        table = self.graph.params
+        slots: dict[str, str] = {}
+        for pname, spec in specs.items():
+            if params and pname in params:
+                slots[pname] = params[pname]
+                continue
+            if reuse and pname in reuse and table[reuse[pname]].shape == spec.shape:
+                slots[pname] = reuse[pname]
+                continue
+            path = self._fresh_path(f"{name}/{pname}")
+            self._add_slot(ParamSlot(path, spec.shape, spec.dtype, spec.init,
+                                     dict(spec.init_args)))
+            slots[pname] = path
+        node = self.graph.add_node(op.name, [], tuple(out_types), bound, params=slots,
+                                   name=name, **kw)
+        g = self.graph.g
+        self._undo.append(lambda: g.remove_node(node.id))
+        for port, w in enumerate(wires):
+            self._connect(w, node.id, port)
+        return node
+
+    def _fresh_path(self, path: str) -> str:
+        table, k, out = self.graph.params, 1, path
+        while out in table:
+            out = f"{path}_{k}"
+            k += 1
+        return out
+
+    def _add_slot(self, slot: ParamSlot) -> None:
+        table = self.graph.params
+        table.add(slot)
+        self._undo.append(lambda: table.slots.pop(slot.path, None))
+
+    def _check_unary(self, node: Node) -> None:
+        ins = self.graph.inputs_of(node.id)
+        if len(ins) != 1 or len(node.out_types) != 1:
+            raise IRVerifyError(f"`{node.op}` is not a 1-in/1-out op; use `add` and `rewire`")
+
+    def _retype(self, start: list[int], own_params: set[int] = frozenset()) -> None:
+        """Re-infer ``start`` and, while types change, everything downstream (in topological
+        order); a node's own slots are reshaped only for nodes in ``own_params``."""
+        g = self.graph.g
+        if not start:
+            return
+        order = {n: i for i, n in enumerate(nx.topological_sort(g))}
+        heap = [(order[n], n) for n in set(start)]
+        heapq.heapify(heap)
+        seen: set[int] = set()
+        while heap:
+            _, nid = heapq.heappop(heap)
+            if nid in seen:
+                continue
+            seen.add(nid)
+            node = self.graph.node(nid)
+            new_types = self._infer(node, nid in own_params)
+            if new_types is None:
+                continue
+            if tuple(new_types) == node.out_types:
+                continue
+            self._set(node, "out_types", tuple(new_types))
+            for _, dst, key, data in list(g.out_edges(nid, keys=True, data=True)):
+                self._set_edge_type(data, new_types[data["src_port"]])
+                heapq.heappush(heap, (order[dst], dst))
+
+    def _set_edge_type(self, data: dict, t) -> None:
+        old = data["type"]
+        data["type"] = t
+        self._undo.append(lambda: data.__setitem__("type", old))
+
+    def _infer(self, node: Node, own_params: bool):
+        ins = self.graph.inputs_of(node.id)
+        in_types = [self.graph.type_of(w) for w in ins]
+        if node.op == "io.output":
+            want = self.graph.declared_outputs or []
+            for k, t in enumerate(in_types):
+                if k < len(want) and not t.same_as(want[k]):
+                    raise IRVerifyError(f"the model's output {k} would become {t}, but the "
+                                        f"graph is declared to return {want[k]}")
+            return None
+        if node.op == "io.input":
+            return None
+        op = OPS.get(node.op)
+        if op is None:
+            raise IRVerifyError(f"{_where(node)}: cannot re-type unknown op `{node.op}`")
+        n_in, _ = op.arity(node.attrs)
+        if len(in_types) != n_in:
+            raise IRVerifyError(f"{_where(node)}: expected {n_in} inputs, got {len(in_types)}")
+        try:
+            out_types = op.infer(node.attrs, in_types)
+            specs = op.params(node.attrs, in_types)
+        except OpTypeError as err:
+            raise IRVerifyError(f"{_where(node)}: {err.message}") from None
+        table = self.graph.params
+        for pname, path in node.params.items():
+            spec = specs.get(pname)
+            if spec is None or table[path].shape == spec.shape:
+                continue
+            if own_params and len(self.graph.slot_readers(path)) == 1 and table[path].is_root:
+                self._set(table[path], "shape", spec.shape)
+                continue
+            raise IRVerifyError(f"{_where(node)}: @{path} has shape {table[path].shape}, "
+                                f"`{pname}` needs {spec.shape}")
+        if set(specs) != set(node.params):
+            new = {k: v for k, v in node.params.items() if k in specs}
+            for pname in specs:
+                if pname not in new:
+                    if not own_params:
+                        raise IRVerifyError(f"{_where(node)}: needs a new parameter `{pname}`")
+                    spec = specs[pname]
+                    path = self._fresh_path(f"{node.name}/{pname}")
+                    self._add_slot(ParamSlot(path, spec.shape, spec.dtype, spec.init,
+                                             dict(spec.init_args)))
+                    new[pname] = path
+            released = [v for k, v in node.params.items() if k not in specs]
+            self._set(node, "params", new)
+            self._collect(released)
+        return out_types
+
+
+def _reinsert(slots: dict, order: list[str], path: str, slot: ParamSlot) -> None:
+    """Put a slot back at its old position (the table's order fixes ``init``)."""
+    slots[path] = slot
+    rank = {p: i for i, p in enumerate(order)}
+    items = sorted(slots.items(), key=lambda kv: rank.get(kv[0], len(order)))
+    slots.clear()
+    slots.update(items)

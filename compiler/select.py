@@ -1,0 +1,121 @@
+"""Queries on a graph: selecting nodes, finding them by name, and reading the parameter table.
+
+    graph.select(op="dense")                       # every nn.dense, topological order
+    graph.select(op="act.*", name="block_*/*")     # globs on op and instance names
+    graph.select(op="dense", out=64)               # attribute values
+    graph.select(where=lambda n: n.out_types[0].rank == 2)
+    graph.node_by_name("dense_0").params           # {"w": "dense_0/w", "b": "dense_0/b"}
+    graph.params_of("dense_0")["w"].shape          # (784, 64)
+
+Op names match in full (``nn.dense``) or by the part after the namespace
+(``dense``); both sides may be ``fnmatch`` globs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from ..errors import IRVerifyError, did_you_mean
+
+if TYPE_CHECKING:
+    from .ir import Graph, Node, ParamSlot
+
+
+def op_matches(op: str, pattern: str) -> bool:
+    """True when IR op name ``op`` matches ``pattern`` in full or by its short name."""
+    return fnmatchcase(op, pattern) or fnmatchcase(op.split(".", 1)[-1], pattern)
+
+
+def select(
+    graph: Graph,
+    op: str | None = None,
+    name: str | None = None,
+    where: Callable[[Node], bool] | None = None,
+    recursive: bool = False,
+    **attrs: Any,
+) -> list[Node]:
+    """Nodes of ``graph`` in topological order that match every given criterion.
+
+    Args:
+        op: op name or glob (``"dense"``, ``"nn.*"``).
+        name: instance-name glob (``"block_*"``, ``"*/dense_0"``).
+        where: a predicate on the ``Node``.
+        recursive: also look inside regions (after their owner).
+        **attrs: attribute values the node must have (``out=64``).
+    """
+    out: list[Node] = []
+    for n in graph.topological():
+        if _matches(n, op, name, where, attrs):
+            out.append(n)
+        if recursive and n.region is not None:
+            out.extend(select(n.region, op, name, where, True, **attrs))
+    return out
+
+
+def _matches(n: Node, op, name, where, attrs) -> bool:
+    if op is not None and not op_matches(n.op, op):
+        return False
+    if name is not None and not fnmatchcase(n.name, name):
+        return False
+    for key, value in attrs.items():
+        if key not in n.attrs or not _attr_eq(n.attrs[key], value):
+            return False
+    return where is None or bool(where(n))
+
+
+def _attr_eq(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def node_by_name(graph: Graph, name: str) -> Node:
+    """The node named ``name`` (regions included); ``IRVerifyError`` with a hint if none."""
+    found = _find(graph, name)
+    if found is None:
+        names = [n.name for n in select(graph, recursive=True) if n.name]
+        hint = did_you_mean(name, names)
+        raise IRVerifyError(f"no node named `{name}` in graph `{graph.name}`"
+                            + (f"; {hint}" if hint else ""))
+    return found
+
+
+def _find(graph: Graph, name: str):
+    for i in graph.g.nodes:
+        n = graph.node(i)
+        if n.name == name:
+            return n
+        if n.region is not None:
+            inner = _find(n.region, name)
+            if inner is not None:
+                return inner
+    return None
+
+
+def param(graph: Graph, path: str) -> ParamSlot:
+    """The slot at ``path`` (``"dense_0/w"`` or ``"@dense_0/w"``)."""
+    path = path[1:] if path.startswith("@") else path
+    if path not in graph.params:
+        hint = did_you_mean(path, list(graph.params.slots))
+        raise IRVerifyError(f"no parameter slot `@{path}`" + (f"; {hint}" if hint else ""))
+    return graph.params[path]
+
+
+def params_of(graph: Graph, node) -> dict[str, ParamSlot]:
+    """Local parameter name -> slot of a node (a ``Node``, id or name)."""
+    from .ir import Node
+
+    if isinstance(node, str):
+        node = node_by_name(graph, node)
+    elif not isinstance(node, Node):
+        node = graph.node(node)
+    return {k: graph.params[v] for k, v in node.params.items()}
+
+
+def users_of_param(graph: Graph, path: str) -> list[Node]:
+    """Nodes that read slot ``path``, directly or through a derived slot built from it."""
+    path = param(graph, path).path
+    return graph.slots_used().get(path, []) if graph.params[path].is_root else \
+        graph.slot_readers(path)
