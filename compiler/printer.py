@@ -1,13 +1,15 @@
-"""The IR's text form: one node per line, typed, with its parameter slots and source location.
+"""The IR's text form: one node per line, typed, with its parameter slots, instance name
+and source location; then (``print_ir``) the parameter table.
 
-    graph mlp(%0: f32[784]) -> (f32[10]) {
-      %1: f32[128] = nn.dense[out=128, bias=true](%0) {w=dense_0/w, b=dense_0/b}  # mlp.cat:4:5
+    graph mlp(%0: f32[784]) -> f32[10] {
+      %1: f32[16] = nn.dense[out=16, bias=true](%0) {w=@dense_0/w, b=@dense_0/b}  # dense_0  mlp.cat:4:6
+      %2: f32[16] = act.relu(%1)                                                  # relu_0   mlp.cat:4:22
       ...
       return %5
     }
 
 Values are numbered when printing (as in a jaxpr), so the text is deterministic
-and independent of node ids.
+and independent of node ids. ``compiler/ir_text.py`` parses it back.
 """
 
 from __future__ import annotations
@@ -65,17 +67,19 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
         text = f"{lhs} = {node.op}{format_attrs(node.attrs)}({args})"
         if node.params:
             text += " {" + ", ".join(f"{k}=@{v}" for k, v in node.params.items()) + "}"
-        loc = location(node)
-        body.append((text, loc))
+        body.append((text, (node.name, location(node))))
         if node.region is not None:
             region = print_graph(node.region, indent + "    ", names)
             body.append((region, None))
-    width = max((len(t) for t, loc in body if loc is not None and "\n" not in t), default=0)
-    for text, loc in body:
-        if loc is None:
+    # The comment names the instance and its source location, so the text parses back.
+    width = max((len(t) for t, c in body if c is not None and any(c)), default=0)
+    name_width = max((len(c[0]) for t, c in body if c is not None and c[1]), default=0)
+    for text, c in body:
+        if c is None:
             lines.append(text)
-        elif loc:
-            lines.append(f"{indent}  {text.ljust(width)}  # {loc}")
+        elif any(c):
+            comment = f"{c[0].ljust(name_width)}  {c[1]}".strip() if c[1] else c[0]
+            lines.append(f"{indent}  {text.ljust(width)}  # {comment}")
         else:
             lines.append(f"{indent}  {text}")
     outs = ", ".join(name_of(w) for w in graph.output_wires)
@@ -90,11 +94,19 @@ def print_params(graph: Graph) -> str:
     used = graph.slots_used()
     for slot in graph.params:
         if slot.derive is not None:
-            kind = f"= {slot.derive.kind}(" + ", ".join(
+            kind = f"= {slot.derive.kind}{format_attrs(slot.derive.attrs)}(" + ", ".join(
                 f"{k}=@{v}" for k, v in slot.derive.inputs.items()) + ")"
         else:
             kind = ("trained" if slot.trainable else "frozen") + f"  init={slot.init}"
-        users = sorted({n.name for n in used.get(slot.path, [])})
+            if slot.init_args:
+                kind += "(" + ", ".join(f"{k}={format_attr(v)}"
+                                        for k, v in slot.init_args.items()) + ")"
+        users = sorted({n.name for n in used.get(slot.path, []) if n.name})
         shape = "[" + ",".join(str(s) for s in slot.shape) + "]"
         rows.append((f"@{slot.path}", f"{slot.dtype}{shape}", kind, ", ".join(users)))
     return "\n".join("  ".join(r).rstrip() for r in rows)
+
+
+def print_ir(graph: Graph) -> str:
+    """The full text form: the graph, then its parameter table (what ``parse_ir`` reads)."""
+    return print_graph(graph) + "\n\nparameters:\n" + print_params(graph) + "\n"

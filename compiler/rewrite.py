@@ -111,10 +111,17 @@ class Rewriter:
 
     # -- edits ----------------------------------------------------------------------
     def add(self, op: str, inputs: list[WireRef], attrs: dict | None = None,
-            name: str | None = None, params: dict[str, str] | None = None, **kw) -> Node:
-        """A new node of ``op`` reading ``inputs``, typed by inference; new slots unless given."""
+            name: str | None = None, params: dict[str, str] | None = None,
+            reuse_params: dict[str, str] | None = None, **kw) -> Node:
+        """A new node of ``op`` reading ``inputs``, typed by inference.
+
+        ``params`` names slots to read as they are; ``reuse_params`` names slots to read
+        when their shapes fit; other parameters get new slots ``name/param``. ``kw`` sets
+        ``span`` or ``meta``. The node is unused until something reads it.
+        """
         wires = [self.wire(w) for w in inputs]
-        return self._atomic(f"add {op}", lambda: self._add(op, wires, attrs, name, params, kw))
+        return self._atomic(f"add {op}", lambda: self._add(op, wires, attrs, name, params, kw,
+                                                           reuse=reuse_params))
 
     def replace(self, ref: NodeRef, op: str, attrs: dict | None = None,
                 name: str | None = None) -> Node:

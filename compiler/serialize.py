@@ -1,0 +1,140 @@
+"""The IR as JSON: ``to_json(graph) -> dict`` and ``from_json(data) -> Graph``, lossless.
+
+    {"format": "catspec-ir", "version": 1,
+     "graph": {"name": ..., "inputs": [ids], "output": id, "declared_outputs": [types],
+               "spec_params": {...},
+               "nodes": [{"id", "op", "name", "attrs", "out_types", "inputs": [[id, port]],
+                          "params", "span", "meta", "region"}]},
+     "params": [{"path", "shape", "dtype", "init", "init_args", "trainable", "derive"}]}
+
+Types are written in the text form (``f32[N,64]``, ``f32{x:N,c:2}``) and read
+back with ``ir_text.parse_type``. JSON arrays read back as tuples (the IR keeps
+list-valued attributes as tuples). Node ids are kept, so a round trip gives a
+graph whose ``to_json`` is equal. Regions nest as ``"region": {graph}`` and
+share the one top-level parameter table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import IRVerifyError, Span
+from .ir import Derivation, Graph, Node, ParamSlot, ParamTable
+from .ir_text import parse_type
+
+FORMAT, VERSION = "catspec-ir", 1
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise IRVerifyError(f"cannot write {type(value).__name__} value {value!r} to JSON")
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _span(span: Span | None):
+    if span is None:
+        return None
+    return {"file": span.file, "line": span.line, "col": span.col,
+            "end_line": span.end_line, "end_col": span.end_col}
+
+
+def _graph(graph: Graph) -> dict:
+    nodes = []
+    for node_id in sorted(graph.g.nodes):
+        n: Node = graph.node(node_id)
+        nodes.append({
+            "id": n.id, "op": n.op, "name": n.name, "attrs": _plain(n.attrs),
+            "out_types": [str(t) for t in n.out_types],
+            "inputs": [[src, port] for src, port in graph.inputs_of(n.id)],
+            "params": dict(n.params), "span": _span(n.span), "meta": _plain(n.meta),
+            "region": _graph(n.region) if n.region is not None else None,
+        })
+    return {
+        "name": graph.name, "inputs": list(graph.inputs), "output": graph.output,
+        "declared_outputs": None if graph.declared_outputs is None
+        else [str(t) for t in graph.declared_outputs],
+        "spec_params": _plain(graph.spec_params), "next_id": graph._next_id, "nodes": nodes,
+    }
+
+
+def to_json(graph: Graph) -> dict:
+    """A JSON-ready dict holding everything in ``graph`` (see the module docstring)."""
+    params = []
+    for s in graph.params:
+        params.append({
+            "path": s.path, "shape": list(s.shape), "dtype": s.dtype, "init": s.init,
+            "init_args": _plain(s.init_args), "trainable": s.trainable,
+            "derive": None if s.derive is None else {
+                "kind": s.derive.kind, "inputs": dict(s.derive.inputs),
+                "attrs": _plain(s.derive.attrs)},
+        })
+    return {"format": FORMAT, "version": VERSION, "graph": _graph(graph), "params": params}
+
+
+def dumps(graph: Graph, indent: int | None = 1) -> str:
+    """``to_json`` as text."""
+    return json.dumps(to_json(graph), indent=indent)
+
+
+def _read_graph(data: dict, table: ParamTable) -> Graph:
+    graph = Graph(data["name"], table)
+    by_id = {}
+    for nd in data["nodes"]:
+        span = None if nd.get("span") is None else Span(**nd["span"])
+        node = Node(nd["id"], nd["op"], _tuples(nd.get("attrs", {})),
+                    tuple(parse_type(t) for t in nd["out_types"]), dict(nd.get("params", {})),
+                    nd.get("name", ""), span, None, _tuples(nd.get("meta", {})))
+        if nd.get("region") is not None:
+            node.region = _read_graph(nd["region"], table)
+        graph.g.add_node(node.id, node=node)
+        by_id[node.id] = nd
+    for nid, nd in by_id.items():
+        for port, (src, sport) in enumerate(nd.get("inputs", [])):
+            if src not in graph.g:
+                raise IRVerifyError(f"JSON IR: node {nid} reads node {src}, which does not exist")
+            graph.connect((src, sport), nid, port)
+    graph.inputs = list(data["inputs"])
+    graph.output = data["output"]
+    if data.get("declared_outputs") is not None:
+        graph.declared_outputs = [parse_type(t) for t in data["declared_outputs"]]
+    graph.spec_params = _tuples(data.get("spec_params", {}))
+    graph._next_id = data.get("next_id", max(by_id, default=-1) + 1)
+    return graph
+
+
+def from_json(data: dict | str, verify: bool = True) -> Graph:
+    """Rebuild a graph from ``to_json`` output (a dict or JSON text); verified by default."""
+    if isinstance(data, str):
+        data = json.loads(data)
+    if data.get("format") != FORMAT:
+        raise IRVerifyError(f"not catspec IR JSON: format is {data.get('format')!r}, "
+                            f"expected {FORMAT!r}")
+    if data.get("version") != VERSION:
+        raise IRVerifyError(f"catspec IR JSON version {data.get('version')!r} is not supported "
+                            f"(this catspec reads version {VERSION})")
+    table = ParamTable()
+    for p in data["params"]:
+        d = p.get("derive")
+        table.add(ParamSlot(
+            p["path"], tuple(p["shape"]), p.get("dtype", "f32"), p.get("init", "lecun_normal"),
+            _tuples(p.get("init_args", {})), p.get("trainable", True),
+            None if d is None else Derivation(d["kind"], dict(d["inputs"]),
+                                              _tuples(d.get("attrs", {}))),
+        ))
+    graph = _read_graph(data["graph"], table)
+    if verify:
+        graph.verify()
+    return graph
