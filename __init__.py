@@ -12,6 +12,11 @@ if __name__ == "catspec":
     from .api import compile, load
     from .backends.jax.model import Model
     from .compiler.ir import Graph, Node, ParamSlot
+    from .compiler.ir_text import parse_ir
+    from .compiler.pattern import rewrite
+    from .compiler.printer import print_ir
+    from .compiler.rewrite import Rewriter
+    from .compiler.serialize import from_json, to_json
     from .compiler.types import TensorType
     from .errors import CatspecError, InputError, IRVerifyError, LoweringError, PassError, SpecError
     from .grammar import parse_module
@@ -22,4 +27,5 @@ if __name__ == "catspec":
         "CatspecError", "Graph", "IRVerifyError", "InputError", "LoweringError", "Model", "Node",
         "ParamSlot", "PassError", "SpecError", "TensorType", "compile", "format_module", "load",
         "load_ast", "parse_module",
+        "Rewriter", "from_json", "parse_ir", "print_ir", "rewrite", "to_json",
     ]

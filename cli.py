@@ -147,11 +147,19 @@ def show(
     model: ModelOpt = None,
     sets: SetOpt = None,
     params: Annotated[bool, typer.Option(help="Print the parameter table.")] = True,
+    format: Annotated[  # noqa: A002 - the option's name
+        str, typer.Option("--format", "-f", help="text, json, dot, or svg (needs graphviz).")
+    ] = "text",
 ):
     """Print a model's IR (one node per line, typed, located) and its parameters."""
     from .compiler.printer import print_graph, print_params
 
+    if format not in ("text", "json", "dot", "svg"):
+        _fail(f"error: --format must be text, json, dot or svg, got `{format}`", EXIT_USAGE)
     graph = _load_graph(file, model, sets)
+    if format != "text":
+        typer.echo(_render_graph(graph, format), nl=False)
+        return
     typer.echo(print_graph(graph))
     if params:
         table = graph.params
@@ -239,6 +247,31 @@ def schema(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
+
+
+def _render_graph(graph, format: str) -> str:  # noqa: A002
+    """``show --format json|dot|svg``; SVG runs the graphviz ``dot`` binary."""
+    import shutil
+    import subprocess
+
+    from .compiler.serialize import dumps
+
+    if format == "json":
+        return dumps(graph) + "\n"
+    dot_text = graph.to_dot()
+    if format == "dot":
+        return dot_text
+    exe = shutil.which("dot")
+    if exe is None:
+        _fail("error: --format svg needs the graphviz `dot` program, which is not installed\n"
+              "hint: install graphviz (`apt-get install graphviz`, `brew install graphviz`, "
+              "`conda install graphviz`), or use --format dot and render it elsewhere",
+              EXIT_SPEC)
+    done = subprocess.run([exe, "-Tsvg"], input=dot_text, capture_output=True, text=True,
+                          timeout=60)
+    if done.returncode != 0:
+        _fail(f"error: graphviz `dot` failed: {done.stderr.strip()}", EXIT_SPEC)
+    return done.stdout
 
 
 def _load_array(path: Path):
