@@ -224,17 +224,25 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
             match = match_at(graph, start, chain)
             if match is None:
                 continue
-            if callable(replacement):
-                out = replacement(rw, match)
-                if out is None:
-                    continue
-                out = rw.wire(out)
-            else:
-                out = _build(rw, match, replacement)
-            if out != match.output:
-                rw.replace_uses(match.output, out)
-                for node in reversed(match.nodes):
-                    if node.id in graph.g and node.id != out[0]:
-                        rw.remove(node)
-            count += 1
+            # One match is one atomic edit: a replacement that does not fit leaves no trace.
+            if rw._atomic(f"rewrite at {start.name}", lambda: _apply(rw, match, replacement)):
+                count += 1
     return count
+
+
+def _apply(rw: Rewriter, match: Match, replacement) -> bool:
+    graph = rw.graph
+    if callable(replacement):
+        out = replacement(rw, match)
+        if out is None:
+            return False
+        out = rw.wire(out)
+    else:
+        out = _build(rw, match, replacement)
+    if out != match.output:
+        rw.replace_uses(match.output, out)
+        for node in reversed(match.nodes):  # those the replacement no longer reads
+            if node.id in graph.g and not any(
+                    graph.users_of((node.id, p)) for p in range(len(node.out_types))):
+                rw.remove(node)
+    return True

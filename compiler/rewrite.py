@@ -161,7 +161,7 @@ class Rewriter:
             self._retype([dst for dst, _ in users])
             return new
 
-        return self._atomic(f"insert {op} after {wire}", run)
+        return self._atomic(f"insert {op} after {self._wire_str(wire)}", run)
 
     def insert_before(self, ref: NodeRef, op: str, attrs: dict | None = None, port: int = 0,
                       name: str | None = None) -> Node:
@@ -221,7 +221,7 @@ class Rewriter:
             self._reconnect(node.id, port, wire)
             self._retype([node.id])
 
-        self._atomic(f"rewire {node.name or node.id}:{port}", run)
+        self._atomic(f"rewire input {port} of {node.name or node.id}", run)
 
     def replace_uses(self, old: WireRef, new: WireRef) -> None:
         """Every reader of ``old`` reads ``new`` instead (types must agree downstream)."""
@@ -235,7 +235,7 @@ class Rewriter:
                 raise IRVerifyError("replace_uses would make a cycle")
             self._retype([u for u, _ in users])
 
-        self._atomic(f"replace uses of {a} by {b}", run)
+        self._atomic(f"replace uses of {self._wire_str(a)} by {self._wire_str(b)}", run)
 
     def set_attrs(self, ref: NodeRef, **attrs: Any) -> Node:
         """Change attributes; the node and everything downstream are re-typed, or it refuses."""
@@ -302,6 +302,11 @@ class Rewriter:
         return roots
 
     # -- internals: the transaction ------------------------------------------------
+    def _wire_str(self, wire: Wire) -> str:
+        node = self.graph.node(wire[0])
+        base = node.name or f"node {node.id}"
+        return base if wire[1] == 0 else f"{base}:{wire[1]}"
+
     def _atomic(self, what: str, fn: Callable[[], Any]) -> Any:
         mark = len(self._undo)
         try:
@@ -408,8 +413,13 @@ class Rewriter:
             slots[pname] = path
         node = self.graph.add_node(op.name, [], tuple(out_types), bound, params=slots,
                                    name=name, **kw)
-        g = self.graph.g
-        self._undo.append(lambda: g.remove_node(node.id))
+        g, graph = self.graph.g, self.graph
+
+        def undo():
+            g.remove_node(node.id)
+            graph._next_id = node.id  # ids stay dense, so a refused edit leaves no trace
+
+        self._undo.append(undo)
         for port, w in enumerate(wires):
             self._connect(w, node.id, port)
         return node

@@ -1,0 +1,264 @@
+"""The IR as a library: queries, edits (and refused edits), pattern rewriting, JSON, text, DOT,
+``show --format``, and every code block of docs/IR.md."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jax
+import jax.numpy as jnp
+import pytest
+from conftest import ROOT, SPECS, max_rel_err
+from typer.testing import CliRunner
+
+import catspec
+from catspec import IRVerifyError
+from catspec.cli import app
+from catspec.compiler.pattern import find
+from catspec.compiler.printer import print_graph
+
+SPEC = """model m(width: int = 8) : Tensor[6] -> Tensor[3] =
+    (dense(width) >> relu) ^ 3 >> dense(3)
+"""
+
+
+@pytest.fixture
+def graph():
+    return catspec.load(SPEC)
+
+
+def _random_params(model, seed=0):
+    params = model.init(seed)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(seed + 7), len(leaves))
+    return tree.unflatten([jax.random.normal(k, x.shape, x.dtype) * 0.5
+                           for k, x in zip(keys, leaves)])
+
+
+def _x():
+    return jax.random.normal(jax.random.key(3), (4, 6), jnp.float32)
+
+
+def _dense(p, name, h):
+    return h @ p[name]["w"] + p[name]["b"]
+
+
+# -- queries -------------------------------------------------------------------------
+def test_queries(graph):
+    assert [n.name for n in graph.select(op="dense")] == ["dense_0", "dense_1", "dense_2",
+                                                          "dense_3"]
+    assert [n.name for n in graph.select(op="nn.*", out=3)] == ["dense_3"]
+    assert [n.name for n in graph.select(name="relu_*", where=lambda n: n.id > 2)] == [
+        "relu_1", "relu_2"]
+    node = graph.node_by_name("dense_1")
+    assert (node.op, node.attrs, str(node.out_types[0])) == ("nn.dense", {"out": 8, "bias": True},
+                                                              "f32[8]")
+    assert (node.span.line, node.span.col) == (2, 6)
+    assert {k: s.shape for k, s in graph.params_of(node).items()} == {"w": (8, 8), "b": (8,)}
+    assert graph.param("@dense_3/w").shape == (8, 3)
+    assert [n.name for n in graph.param_users("dense_0/b")] == ["dense_0"]
+    with pytest.raises(IRVerifyError) as err:
+        graph.param("dense_0/q")
+    assert str(err.value) == "no parameter slot `@dense_0/q`; did you mean `dense_0/w`?"
+
+
+# -- edits ---------------------------------------------------------------------------
+def test_replace_insert_remove_compute_the_expected_function(graph):
+    edited = graph.edited(lambda rw: (rw.replace("relu_0", "tanh"),
+                                      rw.remove("relu_1"),
+                                      rw.insert_after("dense_2", "sigmoid"),
+                                      rw.insert_before("dense_3", "softplus")))
+    ops = [n.op for n in edited.nodes()][1:-1]
+    assert ops == ["nn.dense", "act.tanh", "nn.dense", "nn.dense", "act.sigmoid", "act.relu",
+                   "act.softplus", "nn.dense"]
+    model = catspec.compile(edited)
+    p, x = _random_params(model), _x()
+    h = jnp.tanh(_dense(p, "dense_0", x))
+    h = _dense(p, "dense_2", _dense(p, "dense_1", h))
+    h = jax.nn.softplus(jax.nn.relu(jax.nn.sigmoid(h)))
+    assert max_rel_err(model(p, x), _dense(p, "dense_3", h)) <= 1e-5
+    assert len(print_graph(graph).splitlines()) == 10  # the original is untouched
+
+
+def test_set_attrs_reshapes_own_slots_and_drops_unused(graph):
+    with graph.rewriter() as rw:
+        rw.set_attrs("dense_3", bias=False)
+        rw.set_attrs("dense_2", out=8)  # unchanged shape: fine
+    assert graph.node_by_name("dense_3").params == {"w": "dense_3/w"}
+    assert "dense_3/b" not in graph.params
+    g2 = catspec.load("model m : Tensor[6] -> Tensor[3] = dense(8) >> relu >> dense(3)")
+    # The last dense's input follows the first's width only if its slot could change: refused.
+    with pytest.raises(IRVerifyError):
+        g2.edited(lambda rw: rw.set_attrs("dense_0", out=4))
+
+
+REFUSED = [
+    (lambda rw: rw.rewire("dense_3", 0, "x"),
+     "cannot rewire input 0 of dense_3: node 7 (nn.dense `dense_3`, <spec>:2:35): "
+     "@dense_3/w has shape (8, 3), `w` needs (6, 3)"),
+    (lambda rw: rw.set_attrs("dense_0", out=5),
+     "cannot set out=5 on dense_0: node 3 (nn.dense `dense_1`, <spec>:2:6): "
+     "@dense_1/w has shape (8, 8), `w` needs (5, 8)"),
+    (lambda rw: rw.set_attrs("dense_3", out=4),
+     "cannot set out=4 on dense_3: the model's output 0 would become f32[4], but the graph is "
+     "declared to return f32[3]"),
+    (lambda rw: rw.remove("dense_3"),
+     "cannot remove node 7 (nn.dense `dense_3`, <spec>:2:35): its readers expect f32[3], but its "
+     "input is f32[8]"),
+    (lambda rw: rw.tie("dense_0", "dense_1"),
+     "cannot tie node 1 (nn.dense `dense_0`, <spec>:2:6) to node 3 (nn.dense `dense_1`, "
+     "<spec>:2:6): `w` has shape (6, 8) here and (8, 8) there"),
+    (lambda rw: rw.insert_after("dense_0", "dense", {"out": 4}),
+     "cannot insert dense after dense_0: node 3 (nn.dense `dense_1`, <spec>:2:6): "
+     "@dense_1/w has shape (8, 8), `w` needs (4, 8)"),
+    (lambda rw: rw.replace("relu_0", "add"),
+     "cannot replace relu_0 by add: `struct.add` takes 2 inputs, got 1"),
+    (lambda rw: rw.replace("relu_0", "dense"),
+     "cannot replace relu_0 by dense: `dense` is missing its argument `out` "
+     "(e.g. `dense(out=…)`)"),
+    (lambda rw: rw.set_attrs("dense_1", outt=3),
+     "cannot set outt=3 on dense_1: `dense` has no argument `outt` (did you mean `out`?)"),
+    (lambda rw: rw.remove("x"),
+     "cannot remove node 0 (io.input `x`, <spec>:1:27): it is a boundary node"),
+    (lambda rw: rw.rewire("dense_0", 0, "dense_2"),
+     "cannot rewire node 1 (nn.dense `dense_0`, <spec>:2:6) to read node 5 (nn.dense `dense_2`, "
+     "<spec>:2:6): it would make a cycle"),
+    (lambda rw: rw.node("dense_9"), "no node named `dense_9` in graph `m`; did you mean `dense_3`?"),
+]
+
+
+@pytest.mark.parametrize("edit,message", REFUSED)
+def test_refused_edits_have_exact_text_and_leave_the_graph_alone(graph, edit, message):
+    before = catspec.to_json(graph)
+    with pytest.raises(IRVerifyError) as err:
+        edit(graph.rewriter())
+    assert str(err.value) == message
+    assert catspec.to_json(graph) == before
+    graph.verify()
+
+
+def test_tie_and_freeze(graph):
+    with graph.rewriter() as rw:
+        rw.tie("dense_2", "dense_1")
+        roots = rw.freeze("dense_0")
+    assert roots == ["dense_0/w", "dense_0/b"]
+    assert "dense_2/w" not in graph.params and "dense_2/b" not in graph.params
+    assert graph.params.trainable_count() == 8 * 8 + 8 + 8 * 3 + 3
+    model = catspec.compile(graph)
+    p, x = _random_params(model), _x()
+    assert "dense_2" not in p
+    h = x
+    for name in ("dense_0", "dense_1", "dense_1"):
+        h = jax.nn.relu(_dense(p, name, h))
+    assert max_rel_err(model(p, x), _dense(p, "dense_3", h)) <= 1e-5
+    graph.rewriter().freeze("dense_0/w", trainable=True)
+    assert graph.param("dense_0/w").trainable
+
+
+# -- pattern rewriting -------------------------------------------------------------------
+def test_pattern_rewrite_keeps_weights_and_computes_the_new_function(graph):
+    n = catspec.rewrite(graph, "dense(k) >> relu", "dense(k) >> gelu(approximate=true)")
+    assert n == 3
+    assert [x.op for x in graph.select(op="act.*")] == ["act.gelu"] * 3
+    model = catspec.compile(graph)
+    p, x = _random_params(model), _x()
+    h = x
+    for i in range(3):
+        h = jax.nn.gelu(_dense(p, f"dense_{i}", h), approximate=True)
+    assert max_rel_err(model(p, x), _dense(p, "dense_3", h)) <= 1e-5
+
+
+def test_pattern_literals_bindings_and_callables(graph):
+    assert catspec.rewrite(graph, "relu >> dense(4)", "id") == 0  # no dense has out=4
+    assert [m.bindings for m in find(graph, "dense(k) >> relu >> dense(k)")] == [{"k": 8}] * 2
+    before = catspec.compile(graph)
+    p, x = _random_params(before), _x()
+    y0 = before(p, x)
+    # relu(relu(x)) == relu(x): add one, then remove it by pattern; the function is unchanged.
+    graph.rewriter().insert_after("relu_1", "relu")
+    assert catspec.rewrite(graph, "relu >> relu", lambda rw, m: m.nodes[0]) == 1
+    assert max_rel_err(catspec.compile(graph)(p, x), y0) <= 1e-5
+
+
+def test_pattern_rewrite_that_breaks_types_is_refused(graph):
+    before = catspec.to_json(graph)
+    with pytest.raises(IRVerifyError) as err:
+        catspec.rewrite(graph, "dense(out=3)", "id")
+    assert str(err.value) == ("cannot replace uses of dense_3 by relu_2: the model's output 0 "
+                              "would become f32[8], but the graph is declared to return f32[3]")
+    assert catspec.to_json(graph) == before
+
+
+# -- JSON, text, DOT -----------------------------------------------------------------------
+SHIPPED = sorted(p.name for p in SPECS.glob("*.cat"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_json_and_text_round_trips(name):
+    g = catspec.load(SPECS / name)
+    data = catspec.to_json(g)
+    assert data["format"] == "catspec-ir" and data["version"] == 1
+    back = catspec.from_json(json.loads(json.dumps(data)))
+    assert catspec.to_json(back) == data
+    text = catspec.print_ir(g)
+    assert catspec.print_ir(catspec.parse_ir(text)) == text
+
+
+def test_text_round_trip_computes_the_same_function():
+    g = catspec.load("model m : Tensor[6] -> Tensor[3] = dense(8) with lora(rank=2) >> gelu "
+                     ">> dense(3)")
+    parsed = catspec.parse_ir(catspec.print_ir(g))
+    assert parsed.param("dense_0/w~lora").derive.attrs == {"scale": 1.0}
+    assert not parsed.param("dense_0/w").trainable
+    a, b = catspec.compile(g), catspec.compile(parsed)
+    p, x = _random_params(a), _x()
+    assert max_rel_err(b(p, x), a(p, x)) <= 1e-5
+    # Without the parameter table, slots come from the ops' rules.
+    only_graph = catspec.parse_ir(print_graph(catspec.load(SPEC)))
+    assert only_graph.param("dense_3/w").shape == (8, 3)
+
+
+def test_parse_errors_name_the_line():
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir("graph m(%0: f32[4]) -> f32[4] {\n  %1: f32[4] = act.relu(%7)\n"
+                         "  return %1\n}\n")
+    assert str(err.value) == ("IR text line 2: value %7 is used before it is defined: "
+                              "%1: f32[4] = act.relu(%7)")
+
+
+def test_dot_has_nodes_and_edges(graph):
+    dot = graph.to_dot()
+    assert dot.startswith('digraph "m" {')
+    assert 'n1 [label="nn.dense[out=8, bias=true]\\ndense_0\\n<spec>:2:6", shape=box];' in dot
+    assert 'n0 -> n1 [label="f32[6]"];' in dot
+    assert dot.count(" -> ") == 8
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def test_show_formats(monkeypatch):
+    runner = CliRunner()
+    out = runner.invoke(app, ["show", str(SPECS / "mlp.cat"), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert catspec.to_json(catspec.from_json(out.stdout)) == json.loads(out.stdout)
+    out = runner.invoke(app, ["show", str(SPECS / "mlp.cat"), "--format", "dot"])
+    assert out.exit_code == 0 and out.stdout.startswith('digraph "mlp" {')
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    out = runner.invoke(app, ["show", str(SPECS / "mlp.cat"), "--format", "svg"])
+    assert out.exit_code == 1
+    assert out.stderr.startswith("error: --format svg needs the graphviz `dot` program, which is "
+                                 "not installed\nhint: install graphviz")
+    out = runner.invoke(app, ["show", str(SPECS / "mlp.cat"), "--format", "png"])
+    assert out.exit_code == 2
+    assert out.stderr == "error: --format must be text, json, dot or svg, got `png`\n"
+
+
+# -- the docs ---------------------------------------------------------------------------------
+def test_docs_ir_examples(monkeypatch):
+    text = (ROOT / "docs" / "IR.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 10
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    for k, block in enumerate(blocks):
+        exec(compile(block, f"docs/IR.md python block {k + 1}", "exec"), namespace)  # noqa: S102
