@@ -225,7 +225,8 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
             if match is None:
                 continue
             # One match is one atomic edit: a replacement that does not fit leaves no trace.
-            if rw._atomic(f"rewrite at {start.name}", lambda: _apply(rw, match, replacement)):
+            if rw._atomic(f"rewrite at {start.name}",
+                          lambda m=match: _apply(rw, m, replacement)):
                 count += 1
     return count
 

@@ -96,7 +96,7 @@ def _find(graph: Graph, name: str):
 
 def param(graph: Graph, path: str) -> ParamSlot:
     """The slot at ``path`` (``"dense_0/w"`` or ``"@dense_0/w"``)."""
-    path = path[1:] if path.startswith("@") else path
+    path = path.removeprefix("@")
     if path not in graph.params:
         hint = did_you_mean(path, list(graph.params.slots))
         raise IRVerifyError(f"no parameter slot `@{path}`" + (f"; {hint}" if hint else ""))

@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 import re
 
+import catspec
 import jax
 import jax.numpy as jnp
 import pytest
-from conftest import ROOT, SPECS, max_rel_err
-from typer.testing import CliRunner
-
-import catspec
 from catspec import IRVerifyError
 from catspec.cli import app
 from catspec.compiler.pattern import find
 from catspec.compiler.printer import print_graph
+from conftest import ROOT, SPECS, max_rel_err
+from typer.testing import CliRunner
 
 SPEC = """model m(width: int = 8) : Tensor[6] -> Tensor[3] =
     (dense(width) >> relu) ^ 3 >> dense(3)
@@ -256,7 +255,7 @@ def test_show_formats(monkeypatch):
 # -- the docs ---------------------------------------------------------------------------------
 def test_docs_ir_examples(monkeypatch):
     text = (ROOT / "docs" / "IR.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     assert len(blocks) >= 10
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
