@@ -274,6 +274,106 @@ def _render_graph(graph, format: str) -> str:  # noqa: A002
     return done.stdout
 
 
+@app.command()
+@guarded
+def train(
+    file: Annotated[Path, typer.Argument(help="Spec file with a `train { … }` section.")],
+    model: ModelOpt = None,
+    sets: SetOpt = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override `epochs`.", min=1)] = None,
+    run_dir: Annotated[
+        Optional[Path], typer.Option("--run-dir", help="Run directory (default runs/<model>-<time>).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --run-dir (default: the latest).")
+    ] = False,
+    eval_resolution: Annotated[
+        Optional[int],
+        typer.Option("--eval-resolution", min=2,
+                     help="Also evaluate on test data generated at this resolution."),
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override `seed`.", min=0)] = None,
+    data: Annotated[
+        Optional[Path], typer.Option("--data", help="Train on this .npz instead of `data = …`.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+):
+    """Train a model as its spec's `train` section says; print metrics and the test error."""
+    from .runtime import checkpoint
+    from .runtime.train import fit, finish, latest_run_dir, new_run_dir, prepare
+
+    job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data)
+    name = job.meta["model"]
+    if run_dir is None:
+        run_dir = latest_run_dir(name) if resume else new_run_dir(name)
+    elif not resume and (run_dir / checkpoint.CHECKPOINT).exists():
+        _fail(f"error: `{run_dir}` already holds a run; add --resume to continue it or choose "
+              "another --run-dir", EXIT_USAGE)
+    typer.echo(f"model {name}: {job.model.param_count:,} parameters")
+    typer.echo(f"data: {job.data.source}: {job.data.n_train} train / {job.data.n_test} test")
+    typer.echo(f"run directory: {run_dir}")
+    try:
+        result = fit(job, run_dir, resume=resume, log=typer.echo, progress=progress)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; the last finished epoch is saved. Continue with:\n"
+              f"  catspec train {file} --resume --run-dir {run_dir}", 130)
+    res = eval_resolution if eval_resolution is not None else job.cfg.eval_resolution
+    summary = finish(job, result, res)
+    grid = "x".join(str(s) for s in job.data.y_test.shape[1:-1]) if \
+        job.model.output_types[0].field else ""
+    at = f" at resolution {grid}" if grid else ""
+    typer.echo(f"test relative L2{at}: {summary['test_rel_l2']:.6f}")
+    if "eval_test_rel_l2" in summary:
+        typer.echo(f"test relative L2 at resolution {res}: {summary['eval_test_rel_l2']:.6f}")
+    typer.echo(f"wrote {run_dir}/metrics.json, loss.png, predictions.png, checkpoint.npz")
+
+
+_DATA_DEFAULT_RESOLUTION = {"burgers": 128, "darcy": 29, "antiderivative": 100}
+
+
+@app.command("data")
+@guarded
+def data_cmd(
+    name: Annotated[str, typer.Argument(help="Generator: burgers, darcy or antiderivative.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npz file.")],
+    n: Annotated[int, typer.Option("--n", help="Number of samples.", min=1)] = 1000,
+    resolution: Annotated[
+        Optional[int],
+        typer.Option(help="Grid points (per side for darcy; query points for antiderivative).",
+                     min=2),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 0,
+    nu: Annotated[Optional[float], typer.Option(help="Viscosity (burgers).")] = None,
+    sensors: Annotated[Optional[int], typer.Option(help="Sensors (antiderivative).", min=2)]
+    = None,
+):
+    """Generate a built-in PDE data set (no download) and save it as .npz."""
+    from .errors import did_you_mean
+    from .runtime.data.registry import GENERATORS, generate, save_npz
+
+    if name not in GENERATORS:
+        hint = did_you_mean(name, GENERATORS)
+        _fail(f"error: unknown data generator `{name}`\n"
+              + (f"hint: {hint}" if hint else f"hint: generators are {', '.join(GENERATORS)}"),
+              EXIT_SPEC)
+    kwargs: dict = {"n": n, "seed": seed}
+    res = resolution if resolution is not None else _DATA_DEFAULT_RESOLUTION.get(name)
+    if res is not None:
+        kwargs["n_points" if name == "antiderivative" else "resolution"] = res
+    for opt, value, owner in (("nu", nu, "burgers"), ("sensors", sensors, "antiderivative")):
+        if value is not None:
+            if name != owner:
+                _fail(f"error: --{opt} applies to `{owner}`, not `{name}`", EXIT_USAGE)
+            kwargs[opt] = value
+    try:
+        arrays = generate(name, **kwargs)
+    except ValueError as err:
+        _fail(f"error: {err}", EXIT_USAGE)
+    save_npz(out, arrays)
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+    typer.echo(f"wrote {out}: {shapes}")
+
+
 def _load_array(path: Path):
     import numpy as np
 

@@ -1,0 +1,375 @@
+"""The training loop behind ``catspec train``: optax step, epochs, metrics, checkpoints, resume.
+
+``prepare`` turns a spec file into a ``Job`` (the compiled model, the validated
+train section, the data fitted to the model's types and normalised).
+``fit`` runs it in a run directory: every epoch is one jitted ``lax.scan`` over
+the shuffled batches (measured faster than a Python loop over jitted steps on
+the 2-core CPU, see docs/TRAINING.md), followed by a test evaluation and an
+atomic checkpoint. Everything random derives from the seed by ``fold_in``
+(the epoch's shuffle key is ``fold_in(data_key, epoch)``), and the checkpoint
+holds the exact parameter and optimizer bits, so a resumed run continues the
+uninterrupted trajectory bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..backends.jax.model import Model
+from ..backends.jax.params import nest
+from ..compiler.elaborate import bind_model_params, elaborate, load_module, pick_model
+from ..compiler.evaluate import Evaluator
+from ..errors import InputError, SpecError
+from . import checkpoint as ckpt
+from .config import Record, TrainConfig, parse_train
+from .datasets import Dataset, Normalizer, fit_normalizer, fit_to_model, from_file, from_generator
+
+
+@dataclass
+class Job:
+    """Everything a run needs, before any training happens."""
+
+    model: Model
+    cfg: TrainConfig
+    data: Dataset
+    norm: Normalizer
+    spec: Path
+    spec_params: dict
+    meta: dict = field(default_factory=dict)
+
+
+def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | None = None,
+            *, epochs: int | None = None, seed: int | None = None,
+            data: Path | None = None) -> Job:
+    """Elaborate the spec, read its train section, load and fit the data.
+
+    ``epochs``, ``seed`` and ``data`` (an .npz path) override the train section.
+    """
+    spec = Path(spec)
+    module = load_module(spec)
+    item = pick_model(module, model_name)
+    ev = Evaluator()
+    params = bind_model_params(item, module.env, ev, overrides or {})
+    cfg = parse_train(item, module.env.child(**params))
+    if epochs is not None:
+        cfg.epochs = epochs
+    if seed is not None:
+        cfg.seed = seed
+    graph = elaborate(module, item.name, overrides or {})
+    graph.verify()
+    model = Model(graph)
+    if len(model.output_types) != 1:
+        raise SpecError(f"`catspec train` needs a model with one output; `{item.name}` has "
+                        f"{len(model.output_types)}", item.span)
+    if data is not None:
+        ds = from_file(Path(data))
+    elif isinstance(cfg.data, Record):
+        ds = from_generator(cfg.data, cfg.spans.get("data"), cfg.seed)
+    elif isinstance(cfg.data, str):
+        ds = from_file(spec.resolve().parent / cfg.data)
+    else:
+        raise SpecError(f"model `{item.name}` has no training data", item.span,
+                        "add `train { data = burgers(n_train=1000, n_test=200) }` or pass "
+                        "--data file.npz")
+    ds = fit_to_model(ds, model.input_types, model.output_types[0])
+    norm = fit_normalizer(ds, model.input_types, model.output_types[0], cfg.normalize)
+    meta = {"model": item.name, "spec": str(spec), "spec_params": params,
+            "config": cfg.describe(), "data": ds.source}
+    return Job(model, cfg, ds, norm, spec, params, meta)
+
+
+# -- optimizer, schedule, loss -------------------------------------------------------------
+
+
+def make_schedule(cfg: TrainConfig, steps_per_epoch: int) -> optax.Schedule:
+    lr = float(cfg.opt_args["lr"])
+    a = cfg.sched_args
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "cosine":
+        warm = int(a["warmup"]) * steps_per_epoch
+        if warm > 0:
+            return optax.warmup_cosine_decay_schedule(0.0, lr, warm, max(total, warm + 1),
+                                                      end_value=lr * float(a["alpha"]))
+        return optax.cosine_decay_schedule(lr, max(total, 1), alpha=float(a["alpha"]))
+    if cfg.schedule in ("step", "exponential"):
+        return optax.exponential_decay(lr, int(a["every"]) * steps_per_epoch, float(a["factor"]),
+                                       staircase=cfg.schedule == "step")
+    return optax.constant_schedule(lr)
+
+
+def make_optimizer(cfg: TrainConfig, schedule: optax.Schedule, labels) -> optax.GradientTransformation:
+    """The optax chain for the train section; frozen slots get zero updates (and no state)."""
+    a, name = cfg.opt_args, cfg.optimizer.name
+    parts = []
+    if a["clip_norm"] > 0:
+        parts.append(optax.clip_by_global_norm(float(a["clip_norm"])))
+    if name in ("adam", "sgd") and a["weight_decay"] > 0:  # coupled L2, as torch's Adam
+        parts.append(optax.add_decayed_weights(float(a["weight_decay"])))
+    if name in ("adam", "adamw"):
+        parts.append(optax.scale_by_adam(float(a["b1"]), float(a["b2"]), float(a["eps"])))
+    if name == "adamw" and a["weight_decay"] > 0:  # decoupled, scaled by the learning rate
+        parts.append(optax.add_decayed_weights(float(a["weight_decay"])))
+    if name == "sgd" and a["momentum"] > 0:
+        parts.append(optax.trace(decay=float(a["momentum"]), nesterov=bool(a["nesterov"])))
+    parts.append(optax.scale_by_learning_rate(schedule))
+    return optax.multi_transform({"train": optax.chain(*parts), "frozen": optax.set_to_zero()},
+                                 labels)
+
+
+def frozen_labels(model: Model) -> dict:
+    """``"train"``/``"frozen"`` per root slot, in the parameter pytree's structure."""
+    return nest({s.path: "train" if s.trainable else "frozen" for s in model.graph.params.roots()})
+
+
+def _per_sample(pred, y):
+    axes = tuple(range(1, y.ndim))
+    err = jnp.sqrt(jnp.sum((pred - y) ** 2, axis=axes))
+    return err / jnp.maximum(jnp.sqrt(jnp.sum(y**2, axis=axes)), jnp.float32(1e-12)), \
+        jnp.mean((pred - y) ** 2, axis=axes)
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+class Trainer:
+    """Jitted epoch and evaluation functions for one job."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        cfg, ds = job.cfg, job.data
+        self.batch = min(cfg.batch_size, ds.n_train)
+        self.steps = ds.n_train // self.batch  # the incomplete last batch is dropped
+        self.schedule = make_schedule(cfg, self.steps)
+        self.tx = make_optimizer(cfg, self.schedule, frozen_labels(job.model))
+        self.shared = list(ds.shared)
+        ym, ys = job.norm.y_stats
+        self.y_mean, self.y_std = jnp.asarray(ym), jnp.asarray(ys)
+        self.train_x = self._normalize(ds.x_train)
+        self.train_y = jnp.asarray(ds.y_train)
+        self.test_x = self._normalize(ds.x_test)
+        self.test_y = jnp.asarray(ds.y_test)
+        self.loss_name = cfg.loss
+        self._epoch = jax.jit(self._epoch_fn)
+        self._eval = jax.jit(self._eval_fn)
+
+    def _normalize(self, xs: list[np.ndarray]) -> list[jax.Array]:
+        return [jnp.asarray((x - m) / s) for x, (m, s) in zip(xs, self.job.norm.x_stats)]
+
+    def predict(self, params, xs):
+        out = self.job.model.apply_unjitted(params, *xs)
+        return out * self.y_std + self.y_mean
+
+    def _loss(self, params, xs, y):
+        rel, mse = _per_sample(self.predict(params, xs), y)
+        loss = jnp.mean(rel) if self.loss_name == "relative_l2" else jnp.mean(mse)
+        return loss, jnp.mean(rel)
+
+    def _gather(self, xs, idx):
+        n = idx.shape[0]
+        return [jnp.broadcast_to(x, (n, *x.shape)) if s else x[idx]
+                for x, s in zip(xs, self.shared)]
+
+    def _epoch_fn(self, params, opt_state, key, xs, y):
+        n = y.shape[0]
+        perm = jax.random.permutation(key, n)[: self.steps * self.batch]
+        perm = perm.reshape(self.steps, self.batch)
+
+        def step(carry, idx):
+            params, opt_state = carry
+            (loss, rel), grads = jax.value_and_grad(self._loss, has_aux=True)(
+                params, self._gather(xs, idx), y[idx])
+            updates, opt_state = self.tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), (loss, rel)
+
+        (params, opt_state), (losses, rels) = jax.lax.scan(step, (params, opt_state), perm)
+        return params, opt_state, jnp.mean(losses), jnp.mean(rels)
+
+    def _eval_fn(self, params, xs, y):
+        pred = self.predict(params, xs)
+        rel, mse = _per_sample(pred, y)
+        return jnp.sum(rel), jnp.sum(mse)
+
+    def evaluate(self, params, xs=None, y=None, chunk: int = 256) -> dict:
+        """Test relative L2 (mean over samples of ||pred - y|| / ||y||) and the test loss."""
+        xs = self.test_x if xs is None else xs
+        y = self.test_y if y is None else y
+        n = y.shape[0]
+        rel_sum, mse_sum = 0.0, 0.0
+        for start in range(0, n, chunk):
+            idx = jnp.arange(start, min(n, start + chunk))
+            r, m = self._eval(params, self._gather(xs, idx), y[idx])
+            rel_sum, mse_sum = rel_sum + float(r), mse_sum + float(m)
+        rel, mse = rel_sum / n, mse_sum / n
+        return {"rel_l2": rel, "loss": rel if self.loss_name == "relative_l2" else mse}
+
+
+def new_run_dir(model: str, root: Path = Path("runs")) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, i = root / f"{model}-{stamp}", 2
+    while path.exists():
+        path, i = root / f"{model}-{stamp}-{i}", i + 1
+    return path
+
+
+def latest_run_dir(model: str, root: Path = Path("runs")) -> Path:
+    runs = sorted(p for p in root.glob(f"{model}-*") if (p / ckpt.CHECKPOINT).exists())
+    if not runs:
+        raise InputError(f"no run of `{model}` to resume under `{root}/`; "
+                         "give the run directory with --run-dir")
+    return max(runs, key=lambda p: (p / ckpt.CHECKPOINT).stat().st_mtime)
+
+
+def _comparable(meta: dict) -> dict:
+    cfg = dict(meta.get("config", {}))
+    cfg.pop("epochs", None)  # a resume may extend the run
+    cfg.pop("eval_resolution", None)
+    return {"model": meta.get("model"), "spec_params": meta.get("spec_params"), "config": cfg}
+
+
+@dataclass
+class Result:
+    params: dict
+    history: list[dict]
+    run_dir: Path
+    final: dict
+    trainer: Trainer | None = None
+
+
+def fit(job: Job, run_dir: Path, *, resume: bool = False,
+        log: Callable[[str], None] = print, progress: bool = True,
+        on_epoch: Callable[[int, dict], None] | None = None) -> Result:
+    """Train ``job`` in ``run_dir``; with ``resume``, continue from its checkpoint.
+
+    ``on_epoch(epoch, metrics)`` runs after each epoch's checkpoint is written (tests use it
+    to interrupt a run). Returns the final parameters, the metrics history and final metrics.
+    """
+    cfg, trainer = job.cfg, Trainer(job)
+    k_init, k_data = jax.random.split(jax.random.key(cfg.seed))
+    params = job.model.init(k_init)
+    opt_state = trainer.tx.init(params)
+    history: list[dict] = []
+    start = 0
+    path = run_dir / ckpt.CHECKPOINT
+    if resume:
+        state = ckpt.load(path, params, opt_state)
+        if _comparable(state["meta"]) != _comparable(job.meta):
+            raise InputError(f"the run in `{run_dir}` was made with a different spec or train "
+                             "section; start a new run instead of --resume")
+        params, opt_state, history = state["params"], state["opt_state"], state["history"]
+        start, k_data = state["epoch"], state["key"]
+        log(f"resuming {run_dir} after epoch {start}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    norm = job.norm.arrays()
+    meta = dict(job.meta, steps_per_epoch=trainer.steps, batch_size=trainer.batch)
+    bar = _Bar(cfg.epochs, start, job.data.n_train, enabled=progress)
+    try:
+        for epoch in range(start + 1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            params, opt_state, loss, rel = trainer._epoch(
+                params, opt_state, jax.random.fold_in(k_data, epoch), trainer.train_x,
+                trainer.train_y)
+            loss, rel = float(loss), float(rel)
+            seconds = time.perf_counter() - t0
+            test = trainer.evaluate(params)
+            m = {"epoch": epoch, "train_loss": loss, "train_rel_l2": rel,
+                 "test_loss": test["loss"], "test_rel_l2": test["rel_l2"],
+                 "lr": float(trainer.schedule(epoch * trainer.steps - 1)),
+                 "seconds": round(seconds, 4),
+                 "samples_per_s": round(trainer.steps * trainer.batch / max(seconds, 1e-9), 1)}
+            history.append(m)
+            ckpt.save(path, params=params, opt_state=opt_state, epoch=epoch, key=k_data,
+                      history=history, meta=meta, norm=norm)
+            bar.update(epoch, m)
+            log(f"epoch {epoch}/{cfg.epochs}  loss {loss:.4e}  train rel-L2 {rel:.4e}  "
+                f"test rel-L2 {test['rel_l2']:.4e}  lr {m['lr']:.2e}  "
+                f"({seconds:.2f} s, {m['samples_per_s']:.0f} samples/s)")
+            if on_epoch is not None:
+                on_epoch(epoch, m)
+    finally:
+        bar.close()
+    final = trainer.evaluate(params)
+    return Result(params, history, run_dir,
+                  {"test_rel_l2": final["rel_l2"], "test_loss": final["loss"]}, trainer)
+
+
+def eval_at_resolution(job: Job, result: Result, resolution: int) -> tuple[float, tuple]:
+    """Test relative L2 on test data regenerated at ``resolution`` (zero-shot super-resolution).
+
+    Returns the error and the (normalised inputs, target) it was measured on.
+    """
+    if not isinstance(job.cfg.data, Record):
+        raise InputError("--eval-resolution regenerates the test data, so it needs a generator "
+                         "in `train { data = … }`, not a file")
+    ds = from_generator(job.cfg.data, job.cfg.spans.get("data"), job.cfg.seed,
+                        resolution=resolution, test_only=True)
+    ds = fit_to_model(ds, job.model.input_types, job.model.output_types[0])
+    trainer = result.trainer
+    xs, y = trainer._normalize(ds.x_test), jnp.asarray(ds.y_test)
+    return trainer.evaluate(result.params, xs, y)["rel_l2"], (xs, y)
+
+
+class _Bar:
+    """A rich progress bar over epochs (loss and samples/s); silent when disabled."""
+
+    def __init__(self, total: int, done: int, n: int, enabled: bool):
+        self.p = None
+        if not enabled or done >= total:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+            TimeElapsedColumn
+
+        self.p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                          console=Console(stderr=True), transient=True)
+        self.task = self.p.add_task("train", total=total, completed=done, info="")
+        self.p.start()
+
+    def update(self, epoch: int, m: dict) -> None:
+        if self.p is not None:
+            self.p.update(self.task, completed=epoch,
+                          info=f"loss {m['train_loss']:.3e}  {m['samples_per_s']:.0f} samples/s")
+
+    def close(self) -> None:
+        if self.p is not None:
+            self.p.stop()
+
+
+def finish(job: Job, result: Result, eval_resolution: int | None = None,
+           log: Callable[[str], None] = print, plots: bool = True) -> dict:
+    """Evaluate at ``eval_resolution`` if asked, write ``metrics.json`` and the PNGs."""
+    import json
+
+    from . import plots as P
+
+    summary = dict(result.final)
+    trainer = result.trainer
+    xs, y = trainer.test_x, trainer.test_y
+    if eval_resolution is not None:
+        err, (xs, y) = eval_at_resolution(job, result, eval_resolution)
+        summary["eval_resolution"] = eval_resolution
+        summary["eval_test_rel_l2"] = err
+    record = {"model": job.meta["model"], "spec": job.meta["spec"],
+              "spec_params": job.spec_params, "config": job.cfg.describe(),
+              "data": job.meta["data"], "n_train": job.data.n_train, "n_test": job.data.n_test,
+              "parameters": job.model.param_count, "final": summary, "history": result.history}
+    ckpt.atomic_write_text(result.run_dir / "metrics.json", json.dumps(record, indent=2) + "\n")
+    if plots and result.history:
+        name = job.meta["model"]
+        P.loss_curve(result.history, result.run_dir / "loss.png", name)
+        k = min(4, int(y.shape[0]))
+        idx = jnp.arange(k)
+        pred = trainer.predict(result.params, trainer._gather(xs, idx))
+        out_t = job.model.output_types[0]
+        P.predictions(np.asarray(pred), np.asarray(y[:k]), result.run_dir / "predictions.png",
+                      out_t.spatial_rank, f"{name}: test samples at {tuple(y.shape[1:])}")
+    return summary
