@@ -85,6 +85,26 @@ class BinOp(Node):
     left: Expr
     right: Expr
 
+    def chain(self) -> list[Expr]:
+        """Terms of the left-nested chain of this operator: ``a >> b >> c`` -> ``[a, b, c]``."""
+        terms: list = []
+        e: Expr = self
+        while isinstance(e, BinOp) and e.op == self.op:
+            terms.append(e.right)
+            e = e.left
+        terms.append(e)
+        return terms[::-1]
+
+    def __eq__(self, other: object) -> bool:
+        # Iterative over the chain: a 1,000-stage `>>` is 1,000 nodes deep.
+        if not isinstance(other, BinOp):
+            return NotImplemented
+        if self.op != other.op:
+            return False
+        return self.chain() == other.chain()
+
+    __hash__ = Node.__hash__
+
 
 class UnaryOp(Node):
     kind: Literal["unary"] = "unary"
@@ -198,6 +218,7 @@ class Block(Node):
     stmts: list[Assign]
     returns: list[Expr]
     return_span: Span | None = Field(default=None, exclude=True, repr=False)
+    return_comments: list[str] = Field(default_factory=list, exclude=True, repr=False)
 
     def _key(self) -> tuple:
         return (self.stmts, self.returns)
@@ -212,6 +233,7 @@ class Param(Node):
 class TrainEntry(Node):
     key: str
     value: Expr
+    comments: list[str] = Field(default_factory=list, exclude=True, repr=False)
 
 
 class Import(Node):

@@ -13,6 +13,9 @@ import re
 from . import ast as A
 
 WIDTH = 88
+# A header (`model name(params) : A -> B =`) reads best whole, so it may run a
+# little wider than the body before its signature moves to the next line.
+HEADER_WIDTH = 100
 INDENT = "    "
 
 # Binding strength, loosest first (mirrors grammar/catspec.lark).
@@ -24,6 +27,7 @@ PREC = {
 }  # fmt: skip
 _CMP = {"==", "!=", "<", "<=", ">", ">="}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CHAINS = (">>", "@", "+", "-", "*", "/", "//", "%", "or", "and")  # left-associative
 KEYWORDS = {
     "import", "as", "def", "model", "train", "return", "if", "then", "else", "and", "or",
     "not", "with", "true", "false", "Tensor", "Field",
@@ -51,8 +55,24 @@ def format_float(v: float) -> str:
     return text
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def format_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A double-quoted literal; control and other non-printable characters are escaped."""
+    out = []
+    for ch in s:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def expr(e: A.Expr) -> str:
@@ -71,6 +91,11 @@ def expr(e: A.Expr) -> str:
         return "[" + ", ".join(expr(x) for x in e.items) + "]"
     if isinstance(e, A.BinOp):
         p = PREC[e.op]
+        if e.op in _CHAINS:  # iterative: chains may be very long
+            terms = e.chain()
+            return f" {e.op} ".join(
+                [_wrap(terms[0], p)] + [_wrap(t, p + 1) for t in terms[1:]]
+            )
         if e.op == "^":
             return f"{_wrap(e.left, PREC['with'])} ^ {_wrap(e.right, PREC['neg'])}"
         if e.op in _CMP:
@@ -85,7 +110,10 @@ def expr(e: A.Expr) -> str:
     if isinstance(e, A.Call):
         return _wrap(e.func, PREC["call"]) + "(" + _args(e.args, e.kwargs) + ")"
     if isinstance(e, A.Attr):
-        return _wrap(e.value, PREC["call"]) + "." + e.name
+        base = _wrap(e.value, PREC["call"])
+        if isinstance(e.value, A.Int):  # `3.x` would lex as the float `3.`
+            base = f"({base})"
+        return base + "." + e.name
     if isinstance(e, A.With):
         return f"{_wrap(e.expr, PREC['with'])} with {reparam(e.reparam)}"
     if isinstance(e, A.As):
@@ -136,29 +164,56 @@ def param(p: A.Param) -> str:
     return f"{p.name}: {p.type}" + (f" = {expr(p.default)}" if p.default is not None else "")
 
 
-def _seq_stages(e: A.Expr) -> list[A.Expr]:
-    stages = []
-    while isinstance(e, A.BinOp) and e.op == ">>":
-        stages.append(e.right)
-        e = e.left
-    stages.append(e)
-    return stages[::-1]
+def layout(e: A.Expr, indent: str, prefix: str = "", suffix: str = "") -> list[str]:
+    """Lines of ``prefix + expr(e) + suffix`` at ``indent``, broken when wider than WIDTH.
+
+    The layout is a pure function of the AST (no memory of the input's line
+    breaks), which is what makes ``fmt`` idempotent. Long chains of ``>>``, ``@``
+    and ``+`` break *before* an operator, packing stages greedily; a call or list
+    too long for its line puts one argument per line (with a trailing comma); a
+    parenthesised term breaks inside its parentheses.
+    """
+    one = indent + prefix + expr(e) + suffix
+    if len(one) <= WIDTH:
+        return [one]
+    if isinstance(e, A.BinOp) and e.op in _CHAINS:
+        return _layout_chain(e, indent, prefix, suffix)
+    if isinstance(e, A.Call) and (e.args or e.kwargs):
+        head = prefix + _wrap(e.func, PREC["call"]) + "("
+        items = [(a, "") for a in e.args] + [(k.value, k.name + "=") for k in e.kwargs]
+        return _layout_items(head, items, ")" + suffix, indent)
+    if isinstance(e, A.ListExpr) and e.items:
+        return _layout_items(prefix + "[", [(x, "") for x in e.items], "]" + suffix, indent)
+    return [one]
 
 
-def body_expr(e: A.Expr, indent: str) -> str:
-    """An expression body on its own line(s); long `>>` chains wrap before a `>>`."""
-    one = indent + expr(e)
-    if len(one) <= WIDTH or not (isinstance(e, A.BinOp) and e.op == ">>"):
-        return one
-    stages = _seq_stages(e)
-    lines = [indent + _wrap(stages[0], PREC[">>"])]
-    for s in stages[1:]:
-        piece = _wrap(s, PREC[">>"] + 1)
-        if len(lines[-1]) + 4 + len(piece) <= WIDTH:
-            lines[-1] += " >> " + piece
+def _layout_items(head: str, items, close: str, indent: str) -> list[str]:
+    lines = [indent + head]
+    for value, label in items:
+        lines += layout(value, indent + INDENT, label, ",")
+    lines.append(indent + close)
+    return lines
+
+
+def _layout_term(e: A.Expr, min_prec: int, indent: str, prefix: str, suffix: str) -> list[str]:
+    if prec(e) < min_prec:
+        return layout(e, indent, prefix + "(", ")" + suffix)
+    return layout(e, indent, prefix, suffix)
+
+
+def _layout_chain(e: A.BinOp, indent: str, prefix: str, suffix: str) -> list[str]:
+    op = e.op
+    p = PREC[op]
+    terms = e.chain()
+    lines = _layout_term(terms[0], p, indent, prefix, "")
+    for i, t in enumerate(terms[1:], start=1):
+        end = suffix if i == len(terms) - 1 else ""
+        piece = _wrap(t, p + 1) + end
+        if len(lines[-1]) + len(op) + 2 + len(piece) <= WIDTH:
+            lines[-1] += f" {op} {piece}"
         else:
-            lines.append(f"{indent}>> {piece}")
-    return "\n".join(lines)
+            lines += _layout_term(t, p + 1, indent, f"{op} ", end)
+    return lines
 
 
 def _comments(node, indent: str) -> list[str]:
@@ -169,8 +224,40 @@ def block(b: A.Block, indent: str) -> list[str]:
     lines = []
     for s in b.stmts:
         lines += _comments(s, indent)
-        lines.append(f"{indent}{', '.join(s.targets)} = {expr(s.value)}")
-    lines.append(f"{indent}return {', '.join(expr(r) for r in b.returns)}")
+        lines += layout(s.value, indent, f"{', '.join(s.targets)} = ")
+    lines += [indent + c for c in b.return_comments]
+    if len(b.returns) == 1:
+        lines += layout(b.returns[0], indent, "return ")
+    else:
+        lines.append(f"{indent}return {', '.join(expr(r) for r in b.returns)}")
+    return lines
+
+
+def header(it: A.Def | A.Model, opener: str) -> list[str]:
+    """``model name(params) : A -> B =``, broken over lines when wider than HEADER_WIDTH.
+
+    First the signature moves to its own indented line; if the parameters alone
+    are still too wide, they go one per line.
+    """
+    head = "model" if isinstance(it, A.Model) else "def"
+    ps = [param(p) for p in it.params]
+    params = f"({', '.join(ps)})" if ps or isinstance(it, A.Def) else ""
+    sig = f": {signature(it.signature)} " if it.signature is not None else ""
+    one = f"{head} {it.name}{params} {sig}{opener}"
+    if len(one) <= HEADER_WIDTH:
+        return [one]
+    first = f"{head} {it.name}{params}"
+    if len(first) <= HEADER_WIDTH:
+        lines = [first]
+    else:
+        lines = [f"{head} {it.name}("] + [f"{INDENT}{p}," for p in ps] + [")"]
+    last = f"{INDENT}{sig}{opener}"
+    if not sig:
+        lines[-1] += f" {opener}"
+    elif lines[-1] == ")" and len(f") {sig}{opener}") <= WIDTH:
+        lines[-1] = f") {sig}{opener}"
+    else:
+        lines.append(last)
     return lines
 
 
@@ -179,22 +266,18 @@ def item(it) -> str:
     if isinstance(it, A.Import):
         lines.append(f"import {format_string(it.path)} as {it.alias}")
         return "\n".join(lines)
-    head = "model" if isinstance(it, A.Model) else "def"
-    params = f"({', '.join(param(p) for p in it.params)})"
-    if isinstance(it, A.Model) and not it.params:
-        params = ""
-    sig = f" : {signature(it.signature)}" if it.signature is not None else ""
-    header = f"{head} {it.name}{params}{sig}"
     if isinstance(it.body, A.Block):
-        lines.append(header + " {")
+        lines += header(it, "{")
         lines += block(it.body, INDENT)
         lines.append("}")
     else:
-        lines.append(header + " =")
-        lines.append(body_expr(it.body, INDENT))
+        lines += header(it, "=")
+        lines += layout(it.body, INDENT)
     if isinstance(it, A.Model) and it.train is not None:
         lines.append("train {")
-        lines += [f"{INDENT}{t.key} = {expr(t.value)}" for t in it.train]
+        for t in it.train:
+            lines += _comments(t, INDENT)
+            lines += layout(t.value, INDENT, f"{t.key} = ")
         lines.append("}")
     return "\n".join(lines)
 

@@ -431,33 +431,77 @@ def _attach_comments(module: A.Module, text: str) -> None:
     comments = _comments(text)
     if not comments:
         return
-    anchors: list[tuple[int, int, object]] = []  # (first line, last line, node)
+    items: list[tuple[int, int, object]] = []  # (first line, last line, node)
+    leaves: list[tuple[int, int, object]] = []
 
-    def add(span: Span | None, node) -> None:
+    def add(into, span: Span | None, node) -> None:
         if span is not None:
-            anchors.append((span.line, span.end_line or span.line, node))
+            into.append((span.line, span.end_line or span.line, node))
 
     for item in module.items:
-        add(item.span, item)
+        add(items, item.span, item)
         body = getattr(item, "body", None)
         if isinstance(body, A.Block):
             for s in body.stmts:
-                add(s.span, s)
-            add(body.return_span, _ReturnAnchor(body))
+                add(leaves, s.span, s)
+            add(leaves, body.return_span, _ReturnAnchor(body))
         for t in getattr(item, "train", None) or []:
-            add(t.span, t)
-    anchors.sort(key=lambda a: (a[0], -a[1]))
+            add(leaves, t.span, t)
+    anchors = sorted(items + leaves, key=lambda a: (a[0], -a[1]))
     for line, comment in comments:
-        inside = [a for a in anchors if a[0] <= line <= a[1]]
-        if inside:
-            # innermost: the latest start, then the earliest end
-            target = max(inside, key=lambda a: (a[0], -a[1]))[2]
+        leaf = next((a for a in leaves if a[0] <= line <= a[1]), None)
+        owner = next((a for a in items if a[0] <= line <= a[1]), None)
+        following = next((a for a in anchors if a[0] >= line), None)
+        if leaf is not None:
+            target = leaf[2]
+        elif owner is not None and (following is None or following[0] > owner[1]):
+            target = owner[2]  # inside the item's expression, after its last statement
+        elif following is not None:
+            target = following[2]
         else:
-            target = next((node for first, _, node in anchors if first >= line), None)
-        if target is None:
             module.trailing_comments.append(comment)
-        else:
-            target.comments.append(comment)
+            continue
+        target.comments.append(comment)
+
+
+MAX_NESTING = 100
+# Chains of these operators are evaluated and printed iteratively, so a long
+# `a >> b >> … >> z` is flat, not deep; everything else counts one level.
+FLAT_CHAINS = (">>", "@", "+")
+
+
+def check_nesting(node: A.Node, file: str = "<spec>") -> None:
+    """Refuse ASTs nested deeper than ``MAX_NESTING`` before anything recurses on them."""
+    stack: list[tuple[object, int, Span | None]] = [(node, 0, node.span)]
+    while stack:
+        n, depth, near = stack.pop()
+        if isinstance(n, list):
+            stack.extend((x, depth, near) for x in n)
+            continue
+        if not isinstance(n, A.Node):
+            continue
+        near = n.span or near
+        if depth > MAX_NESTING:
+            raise SpecError(
+                "expression nested too deeply",
+                near,
+                f"at most {MAX_NESTING} levels of nesting; give parts a name with `def` "
+                "or a named-wire block",
+            )
+        if isinstance(n, A.BinOp) and n.op in FLAT_CHAINS:
+            stack.extend((t, depth + 1, near) for t in n.chain())
+            continue
+        for name in type(n).model_fields:
+            if name not in ("span", "comments", "return_span", "return_comments", "file"):
+                stack.append((getattr(n, name), depth + 1, near))
+
+
+def _too_deep(file: str, text: str) -> SpecError:
+    return SpecError(
+        "expression nested too deeply", Span(file, 1, 1),
+        f"at most {MAX_NESTING} levels of nesting; give parts a name with `def` "
+        "or a named-wire block",
+    )
 
 
 def _parse(text: str, file: str, start: str, remember: bool = True):
@@ -469,11 +513,18 @@ def _parse(text: str, file: str, start: str, remember: bool = True):
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, file, text) from None
     try:
-        return _ToAst(file).transform(tree)
+        result = _ToAst(file).transform(tree)
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, SpecError):
             raise err.orig_exc from None
+        if isinstance(err.orig_exc, RecursionError):
+            raise _too_deep(file, text) from None
         raise
+    except RecursionError:
+        raise _too_deep(file, text) from None
+    if isinstance(result, A.Node):
+        check_nesting(result, file)
+    return result
 
 
 def parse_module(text: str, file: str = "<spec>") -> A.Module:

@@ -29,7 +29,7 @@ from . import ast as A
 from .formatter import expr as format_expr
 from .formatter import reparam as format_reparam
 from .formatter import signature as format_signature
-from .parser import PARAM_TYPES, parse_expr, parse_signature
+from .parser import PARAM_TYPES, check_nesting, parse_expr, parse_signature
 
 STRUCTURAL = ("seq", "par", "sum")
 _CHAIN_OP = {"seq": ">>", "par": "@", "sum": "+"}
@@ -280,13 +280,20 @@ def parse_yaml(text: str, file: str = "<yaml>") -> A.Module:
     remember_source(file, text)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise SpecError("expression nested too deeply", Span(file, 1, 1)) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else None
         raise SpecError(f"invalid YAML: {err.problem or err.context}", span) from None
     except yaml.YAMLError as err:
         raise SpecError(f"invalid YAML: {err}", Span(file, 1, 1)) from None
-    return _Loader(file).module(root)
+    try:
+        module = _Loader(file).module(root)
+    except RecursionError:
+        raise SpecError("expression nested too deeply", Span(file, 1, 1)) from None
+    check_nesting(module, file)
+    return module
 
 
 # ---- AST -> YAML ----------------------------------------------------------------------
@@ -296,18 +303,13 @@ def _structural(e: A.Expr) -> bool:
     """Whether an expression is printed as YAML structure rather than one string."""
     if isinstance(e, A.BinOp):
         return e.op in (">>", "@", "^") or (
-            e.op == "+" and (_structural(e.left) or _structural(e.right))
+            e.op == "+" and any(_structural(t) for t in e.chain())
         )
     return isinstance(e, (A.IfExpr, A.With, A.As, A.Call))
 
 
 def _chain(e: A.BinOp) -> list[A.Expr]:
-    terms, op = [], e.op
-    while isinstance(e, A.BinOp) and e.op == op:
-        terms.append(e.right)
-        e = e.left
-    terms.append(e)
-    return terms[::-1]
+    return e.chain()
 
 
 def to_data(e: A.Expr):
