@@ -27,6 +27,17 @@ class Record:
     args: tuple = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
+    name_span: Span | None = field(default=None, compare=False, repr=False)
+    kw_spans: tuple = field(default=(), compare=False, repr=False)
+
+    def where(self, key: str | None = None, fallback: Span | None = None) -> Span | None:
+        """The span of argument ``key`` (or of the name when ``key`` is None)."""
+        if key is None:
+            return self.name_span or self.span or fallback
+        for (k, _), s in zip(self.kwargs, self.kw_spans):
+            if k == key and s is not None:
+                return s
+        return self.span or fallback
 
     def as_dict(self) -> dict:
         return {"name": self.name, "args": list(self.args), "kwargs": dict(self.kwargs)}
@@ -43,7 +54,7 @@ class TrainEvaluator(Evaluator):
         try:
             return env.lookup(e.id)
         except KeyError:
-            return Record(e.id, span=e.span)
+            return Record(e.id, span=e.span, name_span=e.span)
 
     def eval_Call(self, e, env):
         if not isinstance(e.func, A.Name):
@@ -55,7 +66,8 @@ class TrainEvaluator(Evaluator):
             if any(k.name == seen for seen, _ in kwargs):
                 raise SpecError(f"`{e.func.id}` got argument `{k.name}` twice", k.span)
             kwargs.append((k.name, self.eval(k.value, env)))
-        return Record(e.func.id, args, tuple(kwargs), e.span)
+        return Record(e.func.id, args, tuple(kwargs), e.span, e.func.span,
+                      tuple(k.span for k in e.kwargs))
 
     def eval_BinOp(self, e, env):
         if e.op in (">>", "@", "^"):
@@ -152,7 +164,7 @@ def _int(value, what: str, span, minimum: int) -> int:
 def bind_record(rec: Record, table: dict[str, dict[str, Any]], what: str, span) -> dict:
     """Arguments of a record against its table entry (positional in declaration order)."""
     if rec.name not in table:
-        raise SpecError(f"unknown {what} `{rec.name}`", rec.span or span,
+        raise SpecError(f"unknown {what} `{rec.name}`", rec.where(None, span),
                         did_you_mean(rec.name, table) or f"{what}s: {', '.join(table)}")
     decl = table[rec.name]
     names = list(decl)
@@ -163,7 +175,7 @@ def bind_record(rec: Record, table: dict[str, dict[str, Any]], what: str, span) 
     out.update(zip(names, rec.args))
     for key, value in rec.kwargs:
         if key not in decl:
-            raise SpecError(f"`{rec.name}` has no argument `{key}`", rec.span or span,
+            raise SpecError(f"`{rec.name}` has no argument `{key}`", rec.where(key, span),
                             did_you_mean(key, names) or f"its arguments are {', '.join(names)}")
         out[key] = value
     for key, value in out.items():
@@ -180,10 +192,10 @@ def bind_record(rec: Record, table: dict[str, dict[str, Any]], what: str, span) 
         if not ok:
             raise SpecError(f"`{rec.name}`: `{key}` must be "
                             f"{'a bool' if isinstance(default, bool) else 'a number'}, got "
-                            f"{kind_of(value)} `{_show(value)}`", rec.span or span)
+                            f"{kind_of(value)} `{_show(value)}`", rec.where(key, span))
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise SpecError(f"`{rec.name}`: `{key}` must not be negative, got {value}",
-                            rec.span or span)
+                            rec.where(key, span))
     return out
 
 

@@ -64,7 +64,7 @@ def generator_call(rec: Record, span: Span | None, seed: int, resolution: int | 
     from .data.registry import GENERATORS
 
     if rec.name not in GENERATORS:
-        raise SpecError(f"unknown data generator `{rec.name}`", rec.span or span,
+        raise SpecError(f"unknown data generator `{rec.name}`", rec.where(None, span),
                         did_you_mean(rec.name, GENERATORS) or
                         f"generators: {', '.join(sorted(GENERATORS))}")
     fn = GENERATORS[rec.name]
@@ -79,12 +79,12 @@ def generator_call(rec: Record, span: Span | None, seed: int, resolution: int | 
         if not isinstance(v, int) or isinstance(v, bool) or v < (0 if what == "seed" else 1):
             raise SpecError(f"`{rec.name}`: `{what}` must be a "
                             f"{'non-negative' if what == 'seed' else 'positive'} int, got {v!r}",
-                            rec.span or span)
+                            rec.where(what, span))
     sig = inspect.signature(fn)
     names = [p for p in sig.parameters if p not in ("n", "seed", "workers")]
     for key in kwargs:
         if key not in names:
-            raise SpecError(f"`{rec.name}` has no argument `{key}`", rec.span or span,
+            raise SpecError(f"`{rec.name}` has no argument `{key}`", rec.where(key, span),
                             did_you_mean(key, names + ["n_train", "n_test", "seed"]) or
                             f"its arguments are n_train, n_test, seed, {', '.join(names)}")
     if resolution is not None:

@@ -158,8 +158,20 @@ class Trainer:
         self.test_x = self._normalize(ds.x_test)
         self.test_y = jnp.asarray(ds.y_test)
         self.loss_name = cfg.loss
-        self._epoch = jax.jit(self._epoch_fn)
+        self._epoch_jit = jax.jit(self._epoch_fn)
         self._eval = jax.jit(self._eval_fn)
+
+    def run_epoch(self, params, opt_state, key):
+        """One epoch of updates; returns (params, opt_state, mean loss, mean rel. L2)."""
+        # optax computes Adam's bias correction as `b1 ** count` (python float ** int32),
+        # which strict dtype promotion rejects; our own code is promotion-clean, so only
+        # the optimizer's trace runs under the standard rules.
+        with jax.numpy_dtype_promotion("standard"):
+            return self._epoch_jit(params, opt_state, key, self.train_x, self.train_y)
+
+    def init_opt(self, params):
+        with jax.numpy_dtype_promotion("standard"):
+            return self.tx.init(params)
 
     def _normalize(self, xs: list[np.ndarray]) -> list[jax.Array]:
         return [jnp.asarray((x - m) / s) for x, (m, s) in zip(xs, self.job.norm.x_stats)]
@@ -255,7 +267,7 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
     cfg, trainer = job.cfg, Trainer(job)
     k_init, k_data = jax.random.split(jax.random.key(cfg.seed))
     params = job.model.init(k_init)
-    opt_state = trainer.tx.init(params)
+    opt_state = trainer.init_opt(params)
     history: list[dict] = []
     start = 0
     path = run_dir / ckpt.CHECKPOINT
@@ -274,9 +286,8 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            params, opt_state, loss, rel = trainer._epoch(
-                params, opt_state, jax.random.fold_in(k_data, epoch), trainer.train_x,
-                trainer.train_y)
+            params, opt_state, loss, rel = trainer.run_epoch(
+                params, opt_state, jax.random.fold_in(k_data, epoch))
             loss, rel = float(loss), float(rel)
             seconds = time.perf_counter() - t0
             test = trainer.evaluate(params)

@@ -1,0 +1,209 @@
+"""The training workflow: train-section validation, loss descent, exact resume, atomic
+checkpoints, frozen parameters, and `catspec train` / `catspec data` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from catspec.backends.jax.params import flatten
+from catspec.cli import app
+from catspec.errors import SpecError
+from catspec.runtime import checkpoint as ckpt
+from catspec.runtime.config import Record
+from catspec.runtime.train import fit, prepare
+
+runner = CliRunner()
+
+TINY = """\
+model tiny(width: int = 8) : Field[x: N, c: 1] -> Field[x: N, c: 1] =
+    {first} >> tanh >> dense(1)
+train {{
+    data = "data.npz"
+    loss = {loss}
+    optimizer = {opt}
+    schedule = cosine(warmup=1)
+    epochs = 4
+    batch_size = 8
+    normalize = "channel"
+}}
+"""
+
+
+def write_spec(tmp_path: Path, first="dense(width)", loss="relative_l2",
+               opt="adam(lr=1e-2)") -> Path:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 12, 1)).astype(np.float32)
+    y = np.sin(2 * x) + 0.5 * x + 1.0
+    np.savez(tmp_path / "data.npz", x_train=x[:28], y_train=y[:28], x_test=x[28:],
+             y_test=y[28:])
+    spec = tmp_path / "tiny.cat"
+    spec.write_text(TINY.format(first=first, loss=loss, opt=opt))
+    return spec
+
+
+def trajectory(history):
+    keys = ("epoch", "train_loss", "train_rel_l2", "test_loss", "test_rel_l2", "lr")
+    return [tuple(m[k] for k in keys) for m in history]
+
+
+def test_loss_decreases(tmp_path):
+    job = prepare(write_spec(tmp_path, loss="mse"), epochs=6)
+    result = fit(job, tmp_path / "run", log=lambda s: None, progress=False)
+    losses = [m["train_loss"] for m in result.history]
+    assert len(losses) == 6
+    assert losses[-1] < 0.5 * losses[0]
+    assert result.history[-1]["test_rel_l2"] < result.history[0]["test_rel_l2"]
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path):
+    spec = write_spec(tmp_path)
+    full = fit(prepare(spec), tmp_path / "full", log=lambda s: None, progress=False)
+
+    def interrupt(epoch, metrics):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(prepare(spec), tmp_path / "cut", log=lambda s: None, progress=False,
+            on_epoch=interrupt)
+    saved = json.loads(np.load(tmp_path / "cut" / ckpt.CHECKPOINT)["history"].tobytes())
+    assert [m["epoch"] for m in saved] == [1, 2]
+    resumed = fit(prepare(spec), tmp_path / "cut", resume=True, log=lambda s: None,
+                  progress=False)
+    assert trajectory(resumed.history) == trajectory(full.history)
+    a, b = flatten(full.params), flatten(resumed.params)
+    assert all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / ckpt.CHECKPOINT
+    params = {"w": jax.numpy.ones((3,))}
+    args = dict(params=params, opt_state=(), epoch=1, key=jax.random.key(0), history=[],
+                meta={}, norm={})
+    ckpt.save(path, **args)
+    before = path.read_bytes()
+
+    def broken_savez(fh, **arrays):
+        fh.write(b"partial bytes")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt.save(path, **dict(args, epoch=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ckpt.CHECKPOINT]
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    assert ckpt.load(path, params, ())["epoch"] == 1
+
+
+@pytest.mark.parametrize("body, message, hint", [
+    ("epoch = 3", "4:5: error: unknown train setting `epoch`", "did you mean `epochs`?"),
+    ("optimizer = adma(lr=1e-3)", "4:17: error: unknown optimizer `adma`",
+     "did you mean `adam`?"),
+    ("optimizer = adam(lr=1e-3, weight_decy=0.1)", "4:31: error: `adam` has no argument "
+     "`weight_decy`", "did you mean `weight_decay`?"),
+    ("loss = relative_l1", "4:12: error: `loss` must be one of mse, relative_l2, got "
+     "`relative_l1`", "did you mean `relative_l2`?"),
+    ("schedule = step(factor=0.5)", "4:16: error: `step` is missing its argument `every`",
+     "e.g. `step(every=…)`"),
+    ("data = burger(n_train=4)", "4:12: error: unknown data generator `burger`",
+     "did you mean `burgers`?"),
+    ("epochs = 0", "4:14: error: `epochs` must be at least 1, got 0", None),
+    ("data = dense(4) >> relu", "4:12: error: `>>` composes layers; a train setting is a "
+     "value", None),
+])
+def test_train_section_errors(tmp_path, body, message, hint):
+    spec = tmp_path / "bad.cat"
+    spec.write_text("model m(width: int = 4) : Field[x: N, c: 1] -> Field[x: N, c: 1] =\n"
+                    "    dense(1)\ntrain {\n    " + body + "\n}\n")
+    with pytest.raises(SpecError) as info:
+        prepare(spec)
+    err = info.value
+    assert f"{err.span.line}:{err.span.col}: error: {err.message}" == message
+    assert err.hint == hint
+
+
+def test_train_values_are_records_and_use_model_parameters(tmp_path):
+    spec = tmp_path / "m.cat"
+    spec.write_text(
+        "model m(lr: float = 0.002, n: int = 6) : Field[x: N, c: 1] -> Field[x: N, c: 1] =\n"
+        "    dense(1)\ntrain {\n    data = burgers(n_train=n, n_test=n // 2, resolution=16)\n"
+        "    optimizer = adamw(lr=lr * 2, weight_decay=1e-3)\n    schedule = step(every=2)\n"
+        "    epochs = n + 1\n}\n")
+    job = prepare(spec, overrides={"n": "4"})
+    cfg = job.cfg
+    assert cfg.data == Record("burgers", (), (("n_train", 4), ("n_test", 2),
+                                              ("resolution", 16)))
+    assert cfg.optimizer.name == "adamw" and cfg.opt_args["lr"] == 0.004
+    assert cfg.opt_args["weight_decay"] == 1e-3
+    assert (cfg.schedule, cfg.sched_args) == ("step", {"every": 2, "factor": 0.5})
+    assert cfg.epochs == 5
+    assert (job.data.n_train, job.data.n_test) == (4, 2)
+    assert job.data.x_train[0].shape == (4, 16, 1)
+
+
+def test_frozen_parameters_stay_unchanged(tmp_path):
+    spec = write_spec(tmp_path, first="dense(width) with freeze",
+                      opt="adamw(lr=1e-2, weight_decay=0.1)")
+    job = prepare(spec, epochs=2)
+    init = flatten(job.model.init(jax.random.split(jax.random.key(0))[0]))
+    trained = flatten(fit(job, tmp_path / "run", log=lambda s: None, progress=False).params)
+    frozen = [s.path for s in job.model.graph.params.roots() if not s.trainable]
+    assert frozen == ["dense_0/w", "dense_0/b"]
+    for path in init:
+        same = np.array_equal(np.asarray(init[path]), np.asarray(trained[path]))
+        assert same == (path in frozen), path
+
+
+def test_cli_train_end_to_end(tmp_path):
+    spec = write_spec(tmp_path)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(spec), "--epochs", "2", "--run-dir", str(run),
+                                 "--no-progress", "-s", "width=4"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "model tiny: 13 parameters"
+    assert lines[1] == f"data: {tmp_path / 'data.npz'}: 28 train / 12 test"
+    assert lines[3].startswith("epoch 1/2  loss ")
+    assert lines[5].startswith("test relative L2 at resolution 12: ")
+    assert sorted(p.name for p in run.iterdir()) == [
+        "checkpoint.npz", "loss.png", "metrics.json", "predictions.png"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["history"]] == [1, 2]
+    again = runner.invoke(app, ["train", str(spec), "--run-dir", str(run), "--no-progress"])
+    assert again.exit_code == 2
+    assert again.stderr == (f"error: `{run}` already holds a run; add --resume to continue it "
+                            "or choose another --run-dir\n")
+
+
+def test_cli_train_generated_data_and_eval_resolution(tmp_path):
+    spec = tmp_path / "g.cat"
+    spec.write_text(
+        "model g : Field[x: N, c: 1] -> Field[x: N, c: 1] = dense(4) >> gelu >> dense(1)\n"
+        "train {\n    data = burgers(n_train=8, n_test=4, resolution=16, solve_resolution=64)\n"
+        "    epochs = 1\n    batch_size = 4\n}\n")
+    result = runner.invoke(app, ["train", str(spec), "--run-dir", str(tmp_path / "r"),
+                                 "--eval-resolution", "32", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "test relative L2 at resolution 16: " in result.stdout
+    assert "test relative L2 at resolution 32: " in result.stdout
+    final = json.loads((tmp_path / "r" / "metrics.json").read_text())["final"]
+    assert final["eval_resolution"] == 32
+
+
+def test_cli_data(tmp_path):
+    out = tmp_path / "b.npz"
+    result = runner.invoke(app, ["data", "burgers", "--n", "2", "--resolution", "16",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {out}: x (2, 16, 1), y (2, 16, 1), grid (16, 1)\n"
+    bad = runner.invoke(app, ["data", "burgres", "--out", str(out)])
+    assert bad.exit_code == 1
+    assert bad.stderr == "error: unknown data generator `burgres`\nhint: did you mean `burgers`?\n"
+    assert "Traceback" not in bad.output
