@@ -22,9 +22,8 @@ from .parser import PARAM_TYPES
 SCHEMA_ID = "https://catspec.dev/schema/spec.yaml.json"
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TARGETS = r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$"
-# Keys that a one-key mapping cannot use as a layer name (they mean structure).
-RESERVED = ("seq", "par", "sum", "repeat", "times", "if", "then", "else", "layer", "with",
-            "as", "call", "args", "kwargs")
+# Keys that a one-key mapping cannot use as a layer name (alone, they mean structure).
+RESERVED = ("seq", "par", "sum", "call")
 
 
 def _ref(name: str) -> dict:

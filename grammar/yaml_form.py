@@ -367,7 +367,9 @@ def module_to_data(m: A.Module) -> list:
         if isinstance(it.body, A.Block):
             block = [{", ".join(s.targets): to_data(s.value)} for s in it.body.stmts]
             rets = [to_data(r) for r in it.body.returns]
-            block.append({"return": rets if len(rets) > 1 else rets[0]})
+            # One returned list literal stays wrapped: `return: [[a]]`, not `return: [a]`.
+            single = len(rets) == 1 and not isinstance(rets[0], list)
+            block.append({"return": rets[0] if single else rets})
             d["block"] = block
         else:
             d["body"] = to_data(it.body)
