@@ -44,7 +44,7 @@ def test_yaml_printed_from_every_shipped_cat_spec_validates(path):
         [{"model": "m", "type": "Tensor[4] -> Tensor[4]", "body": "relu", "block": []}],
         [{"model": "m", "type": "Tensor[4] -> Tensor[4]", "body": "relu", "bogus": 1}],
         [{"def": "f", "body": {"seq": ["relu"]}}],  # seq needs two terms
-        [{"def": "f", "body": {"repeat": "relu"}}],  # repeat without times
+        [{"def": "f", "body": {"repeat": "relu", "times": 2, "as": "r"}}],  # unknown mix
         [{"def": "f", "body": {"dense": 4, "relu": []}}],  # two layer names in one mapping
         [{"def": "f", "params": {"w": "integer"}, "body": "relu"}],
         [{"import": "a.cat"}],  # import without `as`
