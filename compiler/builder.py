@@ -77,6 +77,50 @@ class Builder:
                     self._reuse_params -= 1
         return ins
 
+    # -- regions (fold, map) ---------------------------------------------------------
+    def emit_control(self, op_name, base, attrs, ins, body, span, region_ins, out_types,
+                     params) -> list[Wire]:
+        """Emit a control node: its region is ``body`` built on fresh inputs of the types
+        ``region_ins()`` gives, in a sub-graph sharing this graph's parameter table; the
+        region's nodes are named under the node's own instance name (``fold_0/dense_0``)."""
+        parent = self.graph
+        try:
+            inner = region_ins()
+        except OpTypeError as err:
+            raise SpecError(err.message, span, err.hint) from None
+        with self.scope(base) as name:
+            instance = "/".join(self._scope)
+            region = Graph(name, params=parent.params)
+            # Node ids unique across the parent and its regions: the printer names values
+            # by id, and random ops fold the id into their key.
+            region._next_id = parent._next_id
+            wires = [region.add_input(t, f"in{i}", span) for i, t in enumerate(inner)]
+            self.graph = region
+            try:
+                outs = body.emit(self, wires)
+            finally:
+                self.graph = parent
+            region.set_outputs(outs, span)
+            parent._next_id = max(parent._next_id, region._next_id)
+            try:
+                types = out_types(region.output_types)
+                specs = params()
+            except OpTypeError as err:
+                raise SpecError(err.message, span, err.hint) from None
+            slots: dict[str, str] = {}
+            for pname, spec in specs.items():
+                path = f"{instance}/{pname}"
+                if path not in parent.params.slots:
+                    parent.params.add(ParamSlot(path, spec.shape, spec.dtype, spec.init,
+                                                dict(spec.init_args)))
+                elif not self._reuse_params:
+                    raise SpecError(f"two layers are both named `{instance}`", span)
+                slots[pname] = path
+        meta = {"repeat": tuple(self._repeat)} if self._repeat else {}
+        node = parent.add_node(op_name, ins, tuple(types), attrs, params=slots, name=instance,
+                               span=span, region=region, meta=meta)
+        return [(node.id, i) for i in range(len(types))]
+
     # -- ops ------------------------------------------------------------------------
     def emit_op(
         self,

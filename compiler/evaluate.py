@@ -20,7 +20,9 @@ from .values import (
     BlockM,
     BuiltinCtor,
     DefCtor,
+    FoldM,
     IdM,
+    MapM,
     ModuleVal,
     Morphism,
     OpCtor,
@@ -39,7 +41,7 @@ from .values import (
 
 MAX_DEPTH = 64  # nested definition calls: bounds structural recursion
 MAX_REPEAT = 100_000
-BUILTINS = ("residual", "tie")
+BUILTINS = ("residual", "tie", "fold", "map")
 
 
 @dataclass
@@ -208,6 +210,8 @@ class Evaluator:
             return self._repeat(left, right, e)
         if op == "*" and isinstance(left, WireVal) and isinstance(right, WireVal):
             return self._apply(OpM(SURFACE["mul"], {"n": 2}, 2, 1, e.span), [left, right], e.span)
+        if op == "-" and isinstance(left, WireVal) and isinstance(right, WireVal):
+            return self._apply(OpM(SURFACE["sub"], {}, 2, 1, e.span), [left, right], e.span)
         if op in ("==", "!=") and type(left) in (bool, str) and type(left) is type(right):
             return _ARITH[op](left, right)
         if not (_is_number(left) and _is_number(right)):
@@ -423,7 +427,40 @@ class Evaluator:
                 raise SpecError("`tie` applies to a repetition `f ^ n`", span,
                                 "write `tie(block ^ 4)` to share one parameter set")
             return RepeatM(f.body, f.times, True, span)
+        if name == "fold":
+            return self._fold(args, kwargs, span)
+        if name == "map":
+            return self._map(args, kwargs, span)
         raise SpecError(f"unknown builtin `{name}`", span)  # pragma: no cover
+
+    def _fold(self, args, kwargs, span) -> Morphism:
+        """``fold(cell, state=h | [h1, …], init="zeros"|"learned", reverse=false)``."""
+        decl = (Arg("cell", "any"), Arg("state", "int_or_ints"),
+                Arg("init", "str", "zeros", choices=("zeros", "learned")),
+                Arg("reverse", "bool", False))
+        attrs = bind_args("fold", decl, args, kwargs, span)
+        cell_span = args[0][1] if args else span
+        cell = self.as_morphism(attrs.pop("cell"), cell_span)
+        state = attrs["state"]
+        attrs["state"] = state if isinstance(state, tuple) else (state,)
+        k = len(attrs["state"])
+        if cell.n_in != k + 1 or cell.n_out not in (k, k + 1):
+            raise SpecError(
+                f"the cell of `fold` with {k} state wire(s) must be {k + 1} -> {k} "
+                f"(state, x_t -> state) or {k + 1} -> {k + 1} (… -> state, y_t); "
+                f"{cell.describe()} is {cell.n_in} -> {cell.n_out}",
+                cell_span,
+                "list one size per state wire: `state=[h, h]` for an LSTM's (h, c)",
+            )
+        n_out = 1 if cell.n_out == k + 1 else k
+        return FoldM(cell, attrs, 1, n_out, span)
+
+    def _map(self, args, kwargs, span) -> Morphism:
+        """``map(f, axis=0)``: apply ``f`` to every slice along ``axis`` (vmap)."""
+        decl = (Arg("f", "any"), Arg("axis", "int", 0))
+        attrs = bind_args("map", decl, args, kwargs, span)
+        f = self.as_morphism(attrs.pop("f"), args[0][1] if args else span)
+        return MapM(f, attrs, f.n_in, f.n_out, span)
 
 
 class _NamedOp(Morphism):

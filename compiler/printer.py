@@ -50,10 +50,12 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
     counter = [len(names)]
 
     def name_of(wire) -> str:
-        if wire not in names:
-            names[wire] = f"%{counter[0]}"
+        # Keyed by graph too: a region's node ids may repeat its parent's.
+        key = (id(graph), wire)
+        if key not in names:
+            names[key] = f"%{counter[0]}"
             counter[0] += 1
-        return names[wire]
+        return names[key]
 
     ins = ", ".join(f"{name_of((i, 0))}: {graph.node(i).out_types[0]}" for i in graph.inputs)
     lines = [f"{indent}graph {graph.name}({ins}) -> {bundle_str(graph.output_types)} {{"]
@@ -70,6 +72,7 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
         body.append((text, (node.name, location(node))))
         if node.region is not None:
             region = print_graph(node.region, indent + "    ", names)
+            counter[0] = len(names)  # the region numbered its values from the shared table
             body.append((region, None))
     # The comment names the instance and its source location, so the text parses back.
     width = max((len(t) for t, c in body if c is not None and any(c)), default=0)

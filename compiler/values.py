@@ -272,3 +272,56 @@ def check_composable(f: Morphism, g: Morphism, span: Span | None) -> None:
             span,
             "use `@` to run morphisms side by side, or `copy`/`drop` to match the wires",
         )
+
+
+@dataclass
+class FoldM(Morphism):
+    """``fold(cell, state=[…])``: one ``ctl.fold`` node whose region is the cell.
+
+    See ``compiler/ops/recursion.py`` for the typing rule and the semantics.
+    """
+
+    cell: Morphism
+    attrs: dict[str, Any]
+    n_in: int = 1
+    n_out: int = 1
+    span: Span | None = None
+
+    def emit(self, b, ins):
+        from .ops import recursion as R
+
+        x = b.graph.type_of(ins[0])
+        return b.emit_control(
+            "ctl.fold", "fold", self.attrs, ins, self.cell, self.span,
+            region_ins=lambda: R.fold_region_inputs(self.attrs, x),
+            out_types=lambda outs: R.fold_out_types(self.attrs, x, outs),
+            params=lambda: R.fold_params(self.attrs, x),
+        )
+
+    def describe(self):
+        return "`fold`"
+
+
+@dataclass
+class MapM(Morphism):
+    """``map(f, axis=a)``: one ``ctl.map`` node whose region is ``f`` (vmap semantics)."""
+
+    body: Morphism
+    attrs: dict[str, Any]
+    n_in: int = 1
+    n_out: int = 1
+    span: Span | None = None
+
+    def emit(self, b, ins):
+        from .ops import recursion as R
+
+        types = [b.graph.type_of(w) for w in ins]
+        return b.emit_control(
+            "ctl.map", "map", self.attrs, ins, self.body, self.span,
+            region_ins=lambda: R.map_region_inputs(self.attrs, types),
+            out_types=lambda outs: R.map_out_types(self.attrs, types, outs),
+            params=lambda: {},
+        )
+
+    def describe(self):
+        return "`map`"

@@ -46,7 +46,13 @@ def verify_graph(graph: Graph) -> None:
         op = OPS.get(node.op)
         if op is None:
             if node.op.startswith("ctl."):
-                continue  # control ops check their regions in their own verifiers
+                # control ops check their regions in their own verifiers
+                from .ops.recursion import VERIFIERS
+
+                check = VERIFIERS.get(node.op)
+                if check is not None:
+                    check(graph, node)
+                continue
             raise IRVerifyError(f"{_where(node)}: unknown op `{node.op}`")
         n_in, n_out = op.arity(node.attrs)
         if len(ins) != n_in:

@@ -3,6 +3,7 @@
 # Lowering rules live in one module per op family; importing them registers them.
 from . import rules  # noqa: F401  (core families)
 from . import rules_operators  # noqa: F401  (operator layers, einsum, bias)
+from . import rules_nn_extra, rules_recursion  # noqa: F401  (sequence ops, fold/map)
 from .model import Model
 from .params import flatten, init_params, nest, resolve
 from .rules import RULES, LowerCtx

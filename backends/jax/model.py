@@ -118,12 +118,22 @@ class Model:
     def _batched(self, params, *inputs, key=None):
         env = self.bind_dims(inputs)
         slots = resolve(self.graph.params, params)
-        ctx = LowerCtx(dims=env, key=key, train=self.train)
+        ctx = LowerCtx(dims=env, key=key, train=self.train, slots=slots)
 
         def one(*xs):
             return tuple(run_plan(self.steps, slots, list(xs), ctx))
 
-        outs = jax.vmap(one)(*inputs)
+        if key is None:
+            outs = jax.vmap(one)(*inputs)
+        else:
+            # One key per example, so random ops (dropout) differ across the batch.
+            keys = jax.random.split(key, jnp.shape(inputs[0])[0])
+
+            def one_keyed(k, *xs):
+                kctx = LowerCtx(dims=env, key=k, train=self.train, slots=slots)
+                return tuple(run_plan(self.steps, slots, list(xs), kctx))
+
+            outs = jax.vmap(one_keyed)(keys, *inputs)
         return outs[0] if len(outs) == 1 else outs
 
     def apply(self, params, *inputs, key: jax.Array | None = None):

@@ -24,6 +24,9 @@ class LowerCtx:
     dims: dict[str, int] = field(default_factory=dict)
     key: jax.Array | None = None  # randomness for ops such as dropout
     train: bool = False
+    # Every resolved parameter slot by path: control ops (fold, map) run their
+    # regions with it, since region nodes read slots the owner node does not list.
+    slots: dict = field(default_factory=dict)
 
 
 Rule = Callable[..., list]
