@@ -419,6 +419,14 @@ class _ReturnAnchor:
         self.comments = block.return_comments
 
 
+def _in_header_or_expr_body(item, line: int) -> bool:
+    body = getattr(item, "body", None)
+    if isinstance(body, A.Block):
+        return body.span is not None and line < body.span.line
+    span = getattr(body, "span", None)
+    return span is None or line <= (span.end_line or span.line)
+
+
 def _attach_comments(module: A.Module, text: str) -> None:
     """Give each item, block statement and train entry the comments written with it.
 
@@ -454,8 +462,12 @@ def _attach_comments(module: A.Module, text: str) -> None:
         following = next((a for a in anchors if a[0] >= line), None)
         if leaf is not None:
             target = leaf[2]
-        elif owner is not None and (following is None or following[0] > owner[1]):
-            target = owner[2]  # inside the item's expression, after its last statement
+        elif owner is not None and (
+            _in_header_or_expr_body(owner[2], line)
+            or following is None
+            or following[0] > owner[1]
+        ):
+            target = owner[2]  # inside the header or expression, or after the last statement
         elif following is not None:
             target = following[2]
         else:
