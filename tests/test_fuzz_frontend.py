@@ -1,0 +1,147 @@
+"""Fuzzing the front end: any text, parsed and elaborated, ends in a located ``SpecError`` or works.
+
+Inputs are token soups from the language's own vocabulary and mutations of the
+shipped specs (deletions, duplications, swaps of tokens and lines), in both
+surface syntaxes. Nothing may escape as another exception, and every error
+carries a span.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from conftest import SPECS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from catspec.compiler.elaborate import elaborate, module_from_text
+from catspec.errors import SpecError
+from catspec.grammar.yaml_form import parse_yaml
+
+# CATSPEC_FUZZ_EXAMPLES=5000 runs a longer, random (not derandomized) campaign.
+_EXTRA = os.environ.get("CATSPEC_FUZZ_EXAMPLES")
+SETTINGS = settings(
+    max_examples=int(_EXTRA) if _EXTRA else 120,
+    deadline=None,
+    derandomize=not _EXTRA,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+TOKENS = [
+    "model", "def", "import", "as", "train", "return", "if", "then", "else", "and", "or",
+    "not", "with", "true", "false", "Tensor", "Field", "int", "float", "bool", "str",
+    ">>", "@", "+", "-", "*", "/", "//", "%", "^", "==", "!=", "<", "<=", ">", ">=",
+    "(", ")", "[", "]", "{", "}", ",", ":", "=", "->", ".", ";", "\n", "#c\n",
+    "x", "h", "m", "f", "N", "T", "d", "dense", "relu", "gelu", "conv", "copy", "drop",
+    "swap", "add", "id", "residual", "tie", "split", "concat", "freeze", "lora", "rank",
+    "dtype", "i32", "f32", "0", "1", "2", "64", "1.5", "1e-3", '"s"', '"a.cat"', "'",
+]  # fmt: skip
+SHIPPED = {p.name: p.read_text() for p in sorted(SPECS.glob("*.cat"))}
+SHIPPED_YAML = {p.name: p.read_text() for p in sorted(SPECS.glob("*.yaml"))}
+_LEX = re.compile(r'"(?:[^"\\\n]|\\.)*"|\d[\w.]*|\w+|>>|->|//|==|!=|<=|>=|\s+|.')
+
+
+def _frontend(text: str, yaml_form: bool = False) -> None:
+    """Parse and elaborate every model; only located SpecErrors may come out."""
+    try:
+        if yaml_form:
+            from catspec.compiler.elaborate import ModuleLoader
+
+            module = ModuleLoader(None).load(parse_yaml(text, "<fuzz>.yaml"), None)
+        else:
+            module = module_from_text(text, "<fuzz>")
+        for m in module.ast.models:
+            elaborate(module, m.name).verify()
+    except SpecError as err:
+        errors = getattr(err, "errors", [err])
+        for e in errors:
+            assert e.span is not None, f"error without a location: {e.message}"
+        err.render()  # rendering never fails either
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(TOKENS), max_size=40).map(" ".join))
+def test_token_soup(text):
+    _frontend(text)
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from(TOKENS), max_size=20).map(" ".join).map(
+        lambda body: "model m(d: int = 4) : Tensor[4] -> Tensor[4] = " + body
+    )
+)
+def test_token_soup_in_a_model_body(text):
+    _frontend(text)
+
+
+def _mutate(data, source: str) -> str:
+    pieces = _LEX.findall(source)
+    for _ in range(data.draw(st.integers(1, 4))):
+        if not pieces:
+            break
+        i = data.draw(st.integers(0, len(pieces) - 1))
+        kind = data.draw(st.sampled_from(["delete", "duplicate", "swap", "insert"]))
+        if kind == "delete":
+            del pieces[i]
+        elif kind == "duplicate":
+            pieces.insert(i, pieces[i])
+        elif kind == "swap":
+            j = data.draw(st.integers(0, len(pieces) - 1))
+            pieces[i], pieces[j] = pieces[j], pieces[i]
+        else:
+            pieces.insert(i, data.draw(st.sampled_from(TOKENS)))
+    return "".join(pieces)
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from(sorted(SHIPPED)))
+def test_mutated_shipped_specs(data, name):
+    _frontend(_mutate(data, SHIPPED[name]))
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from(sorted(SHIPPED_YAML)))
+def test_mutated_shipped_yaml_specs(data, name):
+    text = SHIPPED_YAML[name]
+    if data.draw(st.booleans()):
+        lines = text.splitlines(True)
+        i = data.draw(st.integers(0, len(lines) - 1))
+        j = data.draw(st.integers(0, len(lines) - 1))
+        lines[i], lines[j] = lines[j], lines[i]
+        text = "".join(lines)
+    _frontend(_mutate(data, text), yaml_form=True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "-" * 3000 + "1",
+        "not " * 3000 + "true",
+        "f(" * 2000 + "x" + ")" * 2000,
+        "[" * 2000 + "]" * 2000,
+        "relu ^ " * 2000 + "1",
+        "if true then " * 1000 + "relu" + " else relu" * 1000,
+    ],
+)
+def test_deep_nesting_is_a_spec_error(body):
+    text = f"model m : Tensor[4] -> Tensor[4] = {body}\n"
+    with pytest.raises(SpecError) as info:
+        module_from_text(text, "<deep>")
+    assert info.value.message == "expression nested too deeply"
+    assert info.value.span is not None
+
+
+def test_parentheses_alone_add_no_depth():
+    text = "model m : Tensor[4] -> Tensor[4] = " + "(" * 3000 + "relu" + ")" * 3000
+    assert elaborate(module_from_text(text)).name == "m"
+
+
+def test_deep_yaml_nesting_is_a_spec_error():
+    text = "- model: m\n  type: Tensor[4] -> Tensor[4]\n  body: " + "[" * 5000 + "]" * 5000
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "<deep>.yaml")
+    assert info.value.message == "expression nested too deeply"
