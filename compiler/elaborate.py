@@ -41,13 +41,19 @@ class ModuleLoader:
     def load_file(self, path: Path, chain: tuple[Path, ...] = (), span: Span | None = None):
         path = path.resolve()
         if path in chain:
-            cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
+            cycle = " -> ".join(self._show(p) for p in (*chain[chain.index(path):], path))
             raise SpecError(f"import cycle: {cycle}", span, "move shared definitions into a "
                             "third file that both import")
         if path in self.cache:
             return self.cache[path]
         module_ast = load_ast(path, span)
         return self.load(module_ast, path, (*chain, path))
+
+    def _show(self, path: Path) -> str:
+        """A path as the user wrote it: relative to the spec root when inside it."""
+        if self.root is not None and self.root in path.parents:
+            return path.relative_to(self.root).as_posix()
+        return path.name
 
     def load(self, module_ast: A.Module, path: Path | None, chain=()) -> LoadedModule:
         env = Env()
