@@ -12,7 +12,6 @@ import time
 
 import jax
 import optax
-
 from catspec.runtime.train import Trainer, prepare
 
 

@@ -220,9 +220,7 @@ def parse_train(model: A.Model, env: Env) -> TrainConfig:
         value = ev.eval(entry.value, env)
         vspan = entry.value.span or span
         if key == "data":
-            if isinstance(value, Record):
-                cfg.data = value
-            elif isinstance(value, str):
+            if isinstance(value, (Record, str)):
                 cfg.data = value
             else:
                 raise SpecError(f"`data` must be a generator call like `burgers(n_train=1000)` "
@@ -256,6 +254,6 @@ def parse_train(model: A.Model, env: Env) -> TrainConfig:
         elif key == "eval_resolution":
             cfg.eval_resolution = _int(value, "`eval_resolution`", vspan, 1)
         cfg.spans[key] = vspan
-    if cfg.schedule == "step" or cfg.schedule == "exponential":
+    if cfg.schedule in ("step", "exponential"):
         _int(cfg.sched_args["every"], f"`{cfg.schedule}`: `every`", cfg.spans.get("schedule"), 1)
     return cfg

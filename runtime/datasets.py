@@ -153,7 +153,7 @@ def from_file(path: Path) -> Dataset:
                              "expected x_train, y_train, x_test, y_test (or x, y)")
         y = arrays["y"]
         n = y.shape[0]
-        n_test = max(1, int(round(n * TEST_FRACTION)))
+        n_test = max(1, round(n * TEST_FRACTION))
         if n - n_test < 1:
             raise InputError(f"`{path}` has {n} sample(s): too few to split into train and test")
         cut = n - n_test

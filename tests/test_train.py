@@ -9,14 +9,13 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from catspec.backends.jax.params import flatten
 from catspec.cli import app
 from catspec.errors import SpecError
 from catspec.runtime import checkpoint as ckpt
 from catspec.runtime.config import Record
 from catspec.runtime.train import fit, prepare
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -84,8 +83,8 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / ckpt.CHECKPOINT
     params = {"w": jax.numpy.ones((3,))}
-    args = dict(params=params, opt_state=(), epoch=1, key=jax.random.key(0), history=[],
-                meta={}, norm={})
+    args = {"params": params, "opt_state": (), "epoch": 1, "key": jax.random.key(0),
+            "history": [], "meta": {}, "norm": {}}
     ckpt.save(path, **args)
     before = path.read_bytes()
 
@@ -106,17 +105,17 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     ("epoch = 3", "4:5: error: unknown train setting `epoch`", "did you mean `epochs`?"),
     ("optimizer = adma(lr=1e-3)", "4:17: error: unknown optimizer `adma`",
      "did you mean `adam`?"),
-    ("optimizer = adam(lr=1e-3, weight_decy=0.1)", "4:31: error: `adam` has no argument "
-     "`weight_decy`", "did you mean `weight_decay`?"),
-    ("loss = relative_l1", "4:12: error: `loss` must be one of mse, relative_l2, got "
-     "`relative_l1`", "did you mean `relative_l2`?"),
+    ("optimizer = adam(lr=1e-3, weight_decy=0.1)",
+     "4:31: error: `adam` has no argument `weight_decy`", "did you mean `weight_decay`?"),
+    ("loss = relative_l1", "4:12: error: `loss` must be one of mse, relative_l2, got `relative_l1`",
+     "did you mean `relative_l2`?"),
     ("schedule = step(factor=0.5)", "4:16: error: `step` is missing its argument `every`",
      "e.g. `step(every=…)`"),
     ("data = burger(n_train=4)", "4:12: error: unknown data generator `burger`",
      "did you mean `burgers`?"),
     ("epochs = 0", "4:14: error: `epochs` must be at least 1, got 0", None),
-    ("data = dense(4) >> relu", "4:12: error: `>>` composes layers; a train setting is a "
-     "value", None),
+    ("data = dense(4) >> relu",
+     "4:12: error: `>>` composes layers; a train setting is a value", None),
 ])
 def test_train_section_errors(tmp_path, body, message, hint):
     spec = tmp_path / "bad.cat"
