@@ -104,7 +104,8 @@ def print_params(graph: Graph) -> str:
             if slot.init_args:
                 kind += "(" + ", ".join(f"{k}={format_attr(v)}"
                                         for k, v in slot.init_args.items()) + ")"
-        users = sorted({n.name for n in used.get(slot.path, []) if n.name})
+        readers = used.get(slot.path, []) if slot.derive is None else graph.slot_readers(slot.path)
+        users = sorted({n.name for n in readers if n.name})
         shape = "[" + ",".join(str(s) for s in slot.shape) + "]"
         rows.append((f"@{slot.path}", f"{slot.dtype}{shape}", kind, ", ".join(users)))
     return "\n".join("  ".join(r).rstrip() for r in rows)

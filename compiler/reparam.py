@@ -128,6 +128,112 @@ def _lora(table, op, instance, slots, spec, instances, reuse):
     return {**slots, name: derived}
 
 
+def _matrix_dims(spec: ReparamSpec, name: str, shape: tuple[int, ...]) -> tuple[int, int]:
+    """A weight as a matrix: all leading axes are rows, the last axis is columns (outputs)."""
+    if len(shape) < 2:
+        raise SpecError(f"`{spec.name}` needs a matrix parameter; `{name}` has shape {shape}",
+                        spec.span)
+    rows = 1
+    for s in shape[:-1]:
+        rows *= s
+    return rows, shape[-1]
+
+
+def _derived(table, base: ParamSlot, kind: str, inputs: dict, attrs: dict, reuse: bool) -> str:
+    """Add (once, even for tied copies) a slot derived from ``inputs``; return its path."""
+    path = f"{base.path}~{kind}"
+    if not (reuse and path in table):
+        table.add(ParamSlot(path, base.shape, base.dtype,
+                            derive=Derivation(kind, inputs, attrs)))
+    return path
+
+
+@rule("weight_norm")
+def _weight_norm(table, op, instance, slots, spec, instances, reuse):
+    """w = g · v / ‖v‖ per output column; ``v`` keeps the original path, ``g`` starts at 1."""
+    args = _bind(spec, ["param"], {"param": None})
+    name = _target(spec, op, slots, args["param"])
+    base = table[slots[name]]
+    _, cols = _matrix_dims(spec, name, base.shape)
+    g_path = f"{instance}/{name}_g"
+    if not (reuse and g_path in table):
+        table.add(ParamSlot(g_path, (cols,), base.dtype, init="ones"))
+    return {**slots, name: _derived(table, base, "weight_norm", {"v": base.path, "g": g_path},
+                                    {}, reuse)}
+
+
+@rule("spectral_norm")
+def _spectral_norm(table, op, instance, slots, spec, instances, reuse):
+    """w / σ_max(w): exact (``iters=0``, the default) or by ``iters`` power-iteration steps."""
+    args = _bind(spec, ["iters", "param"], {"iters": 0, "param": None})
+    name = _target(spec, op, slots, args["param"])
+    base = table[slots[name]]
+    _matrix_dims(spec, name, base.shape)
+    iters = args["iters"]
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 0:
+        raise SpecError(f"`spectral_norm`: iters must be a non-negative int, got {iters!r}",
+                        spec.span, "0 computes σ exactly; a few steps (e.g. 5) estimate it")
+    return {**slots, name: _derived(table, base, "spectral_norm", {"w": base.path},
+                                    {"iters": iters}, reuse)}
+
+
+@rule("orthogonal")
+def _orthogonal(table, op, instance, slots, spec, instances, reuse):
+    """Q = H₁⋯H_k from k Householder vectors (k = n by default, n = max(rows, cols));
+    the weight is the leading rows × cols block, so its columns (or rows) are orthonormal."""
+    args = _bind(spec, ["reflections", "param"], {"reflections": None, "param": None})
+    name = _target(spec, op, slots, args["param"])
+    base = table[slots[name]]
+    rows, cols = _matrix_dims(spec, name, base.shape)
+    n = max(rows, cols)
+    k = args["reflections"] if args["reflections"] is not None else n
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n:
+        raise SpecError(f"`orthogonal`: reflections must be an int in 1..{n}, got {k!r}",
+                        spec.span)
+    v_path = f"{instance}/{name}_householder"
+    if not (reuse and v_path in table):
+        table.add(ParamSlot(v_path, (k, n), base.dtype, init="normal",
+                            init_args={"stddev": 1.0}))
+    # The weight is now entirely derived (tied copies re-create it; drop it again).
+    table.slots.pop(base.path, None)
+    derived = f"{base.path}~orthogonal"
+    if not (reuse and derived in table):
+        table.add(ParamSlot(derived, base.shape, base.dtype, derive=Derivation(
+            "orthogonal", {"v": v_path}, {"rows": rows, "cols": cols})))
+    return {**slots, name: derived}
+
+
+@rule("phm")
+def _phm(table, op, instance, slots, spec, instances, reuse):
+    """W = Σᵢ Aᵢ ⊗ Sᵢ with Aᵢ [n, n], Sᵢ [rows/n, cols/n] (parameterized hypercomplex)."""
+    args = _bind(spec, ["n", "param"], {"param": None})
+    name = _target(spec, op, slots, args["param"])
+    base = table[slots[name]]
+    rows, cols = _matrix_dims(spec, name, base.shape)
+    n = args["n"]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise SpecError(f"`phm`: n must be a positive int, got {n!r}", spec.span)
+    if rows % n or cols % n:
+        raise SpecError(
+            f"`phm({n})` needs both sizes of `{name}` divisible by {n}, got {rows} x {cols}",
+            spec.span,
+            f"pick n among the common divisors of {rows} and {cols}",
+        )
+    a_path, s_path = f"{instance}/{name}_phm_a", f"{instance}/{name}_phm_s"
+    if not (reuse and a_path in table):
+        table.add(ParamSlot(a_path, (n, n, n), base.dtype, init="normal",
+                            init_args={"stddev": 1.0 / n}))
+        table.add(ParamSlot(s_path, (n, rows // n, cols // n), base.dtype, init="normal",
+                            init_args={"stddev": (1.0 / rows) ** 0.5}))
+    # The weight is now entirely derived (tied copies re-create it; drop it again).
+    table.slots.pop(base.path, None)
+    derived = f"{base.path}~phm"
+    if not (reuse and derived in table):
+        table.add(ParamSlot(derived, base.shape, base.dtype, derive=Derivation(
+            "phm", {"a": a_path, "s": s_path}, {"n": n})))
+    return {**slots, name: derived}
+
+
 def _roots(table: ParamTable, path: str) -> list[str]:
     slot = table[path]
     if slot.derive is None:

@@ -98,6 +98,59 @@ def _lora(inputs: dict, attrs: dict, shape):
     return w0 + attrs["scale"] * (a @ b).reshape(shape)
 
 
+def _as_matrix(w):
+    return w.reshape(-1, w.shape[-1])
+
+
+@derive_rule("weight_norm")
+def _weight_norm(inputs: dict, attrs: dict, shape):
+    v = _as_matrix(inputs["v"])
+    w = v * (inputs["g"] / jnp.sqrt(jnp.sum(jnp.square(v), axis=0)))[None, :]
+    return w.reshape(shape)
+
+
+@derive_rule("spectral_norm")
+def _spectral_norm(inputs: dict, attrs: dict, shape):
+    w = _as_matrix(inputs["w"])
+    if attrs["iters"] == 0:
+        sigma = jnp.linalg.norm(w, ord=2)  # exact: the largest singular value (an SVD)
+    else:
+        # Power iteration from a fixed unit vector: deterministic, no state, jit-friendly.
+        u = jnp.full((w.shape[1],), 1.0 / jnp.sqrt(jnp.float32(w.shape[1])), w.dtype)
+
+        def step(u, _):
+            v = w @ u
+            v = v / jnp.linalg.norm(v)
+            u = w.T @ v
+            return u / jnp.linalg.norm(u), None
+
+        u, _ = jax.lax.scan(step, u, None, length=attrs["iters"])
+        sigma = jnp.linalg.norm(w @ u)
+    return (w / sigma).reshape(shape)
+
+
+@derive_rule("orthogonal")
+def _orthogonal(inputs: dict, attrs: dict, shape):
+    vs = inputs["v"]  # [k, n]
+    n = vs.shape[1]
+
+    def reflect(q, v):
+        # q · (I - 2 v vᵀ / vᵀv): apply the next Householder reflection on the right.
+        return q - (2.0 / jnp.dot(v, v)) * jnp.outer(q @ v, v), None
+
+    q, _ = jax.lax.scan(reflect, jnp.eye(n, dtype=vs.dtype), vs)
+    return q[: attrs["rows"], : attrs["cols"]].reshape(shape)
+
+
+@derive_rule("phm")
+def _phm(inputs: dict, attrs: dict, shape):
+    a, s = inputs["a"], inputs["s"]  # [n, n, n], [n, p, q]
+    n, p, q = s.shape
+    # Σᵢ kron(Aᵢ, Sᵢ)[a·p + c, b·q + d] = Σᵢ Aᵢ[a, b] Sᵢ[c, d]
+    w = jnp.einsum("iab,icd->acbd", a, s).reshape(n * p, n * q)
+    return w.reshape(shape)
+
+
 def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
     """Every slot's value by path: roots from ``tree`` (frozen ones gradient-stopped), then
     derived slots computed from them, in creation order (a derivation only reads earlier slots)."""
