@@ -71,6 +71,9 @@ class Model:
         """Fresh parameters: a nested dict keyed by the spec's instance names."""
         if isinstance(key, int):
             key = jax.random.key(key)
+        layout = getattr(self.graph.params, "layout", None)  # set by passes that stack slots
+        if layout is not None:
+            return layout.init(self.graph.params, key)
         return init_params(self.graph.params, key)
 
     @property

@@ -1,0 +1,164 @@
+"""The pass manager: a registry of named passes, pipelines, verification, timing, dumps.
+
+A pass is a frozen dataclass with a kebab-case ``name`` and ``apply(graph) ->
+bool`` (did it change anything); it edits the graph in place. ``run_passes``
+copies the graph, runs the passes in order, verifies the IR after each one
+(a broken invariant is a ``PassError`` naming the pass), and can time them and
+dump the IR after any of them.
+
+Pass lists are written ``canonicalize,cse,dce``; a pipeline name (``O0``,
+``O1``, ``O2``, ``inference``) stands for its passes; ``a+b+c`` runs the set
+``a, b, c`` repeatedly until none of them changes the graph (a fixed point).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...errors import IRVerifyError, PassError
+from ..ir import Graph
+from .layout import layout_of
+
+MAX_FIXPOINT_ROUNDS = 16
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Base of all passes: ``name`` (kebab-case) and ``apply(graph) -> changed``."""
+
+    name: ClassVar[str] = ""
+
+    def apply(self, graph: Graph) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+PASSES: dict[str, type[Pass]] = {}
+
+
+def register_pass(cls: type[Pass]) -> type[Pass]:
+    """Class decorator: make a pass available by its ``name``."""
+    PASSES[cls.name] = cls
+    return cls
+
+
+# Default pipelines. O1 cleans up structure; O2 adds the structural optimisations
+# that change the parameter layout (stacked slots, recorded in ``table.layout``);
+# ``inference`` also fuses affine chains, which only pays off when weights are fixed.
+_CLEANUP = "canonicalize+cse+dce"
+PIPELINES: dict[str, list[str]] = {
+    "O0": [],
+    "O1": [_CLEANUP, "fold-constants"],
+    "O2": [_CLEANUP, "fold-constants", "repeat-to-scan", "batch-parallel", "dce"],
+    "inference": [_CLEANUP, "fold-constants", "fuse-dense", "repeat-to-scan",
+                  "batch-parallel", "dce"],
+}
+
+
+@dataclass
+class PassTiming:
+    """One line of ``--time-passes``."""
+
+    name: str
+    seconds: float
+    changed: bool
+    nodes_before: int
+    nodes_after: int
+
+
+def expand(passes: str | list[str]) -> list[str]:
+    """Pass list (string or list) -> entries, with pipeline names expanded; unknown names fail."""
+    items = passes.split(",") if isinstance(passes, str) else list(passes)
+    out: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        key = item.lstrip("-")
+        if key in PIPELINES:
+            out.extend(PIPELINES[key])
+            continue
+        for name in item.split("+"):
+            if name not in PASSES:
+                from ...errors import did_you_mean
+
+                hint = did_you_mean(name, [*PASSES, *PIPELINES])
+                raise PassError(f"unknown pass `{name}`; known passes: {', '.join(sorted(PASSES))}"
+                                f", pipelines: {', '.join(PIPELINES)}"
+                                + (f" ({hint})" if hint else ""))
+        out.append(item)
+    return out
+
+
+def _count(graph: Graph) -> int:
+    return len(graph)
+
+
+def run_passes(
+    graph: Graph,
+    passes: str | list[str],
+    *,
+    verify: bool = True,
+    timings: list[PassTiming] | None = None,
+    dump_after: str | None = None,
+    dump: Callable[[str, Graph], None] | None = None,
+    in_place: bool = False,
+) -> Graph:
+    """Run ``passes`` on (a copy of) ``graph`` and return the result.
+
+    Args:
+        graph: the input graph; left untouched unless ``in_place``.
+        passes: ``"canonicalize,cse"``, a pipeline name (``"O2"``), ``"a+b"`` for a
+            fixed-point set, or a list of those.
+        verify: check the IR after every pass.
+        timings: if given, a ``PassTiming`` per pass run is appended.
+        dump_after: a pass name or ``"all"``: call ``dump(name, graph)`` after it.
+        dump: receives the dumps (default: print the IR text).
+    Raises:
+        PassError: an unknown pass, or a pass that left the IR invalid.
+    """
+    entries = expand(passes)
+    g = graph if in_place else graph.copy()
+    layout_of(g.params)  # snapshot the parameter table as written, before any edit
+    if dump is None:
+        def dump(name: str, gr: Graph) -> None:
+            print(f"// ---- IR after {name} ----\n{gr}")
+
+    def run_one(name: str) -> bool:
+        before = _count(g) if timings is not None else 0
+        start = time.perf_counter()
+        changed = PASSES[name]().apply(g)
+        elapsed = time.perf_counter() - start
+        if verify:
+            try:
+                g.verify()
+            except IRVerifyError as err:
+                raise PassError(f"the IR is invalid after pass `{name}`: {err}") from None
+        if timings is not None:
+            timings.append(PassTiming(name, elapsed, changed, before, _count(g)))
+        if dump_after in ("all", name):
+            dump(name, g)
+        return changed
+
+    for entry in entries:
+        names = entry.split("+")
+        if len(names) == 1:
+            run_one(names[0])
+            continue
+        for _ in range(MAX_FIXPOINT_ROUNDS):
+            changed = [run_one(n) for n in names]
+            if not any(changed):
+                break
+    return g
+
+
+def format_timings(timings: list[PassTiming]) -> str:
+    """The ``--time-passes`` table."""
+    lines = [f"{'pass':<18} {'ms':>9}  {'nodes':>13}  changed"]
+    for t in timings:
+        lines.append(f"{t.name:<18} {t.seconds * 1e3:>9.2f}  "
+                     f"{t.nodes_before:>6}->{t.nodes_after:<6}  {'yes' if t.changed else 'no'}")
+    total = sum(t.seconds for t in timings)
+    lines.append(f"{'total':<18} {total * 1e3:>9.2f}")
+    return "\n".join(lines)
