@@ -27,7 +27,11 @@ def _randomize(params, key, scale=0.3):
 
 
 def _setup(model, key=0):
-    return _randomize(model.init(key), jax.random.key(key + 100))
+    # Jitted: one compilation instead of one eager dispatch per initializer and shape.
+    def make(k):
+        return _randomize(model.init(k), jax.random.fold_in(k, 100))
+
+    return jax.jit(make)(jax.random.key(key))
 
 
 def _error(text: str) -> str:
@@ -85,17 +89,22 @@ def test_transformer_encoder_matches_hand_written():
     model = catspec.compile(SPECS / "transformer_encoder.cat")
     p = _setup(model)
     ids = jax.random.randint(jax.random.key(3), (2, 7), 0, 50, jnp.int32)
-    h = p["embedding_0"]["table"][ids] + sinusoid(7, 16)
-    for i in range(2):
-        b = p[f"encoder_block_{i}"]
-        a = layer_norm(b["layer_norm_0"], h)
-        y = h + mha(b["attention_0"], a, a, a, heads=2)
-        m = b["mlp_0"]
-        z = dense(m["dense_1"], jax.nn.gelu(dense(m["dense_0"], layer_norm(b["layer_norm_1"], y)),
-                                            approximate=False))
-        h = y + z
-    want = layer_norm(p["layer_norm_0"], h)
-    assert max_rel_err(model(p, ids), want) <= 1e-5
+
+    @jax.jit  # one compilation instead of many eager dispatches
+    def hand(p, ids):
+        h = p["embedding_0"]["table"][ids] + sinusoid(7, 16)
+        for i in range(2):
+            b = p[f"encoder_block_{i}"]
+            a = layer_norm(b["layer_norm_0"], h)
+            y = h + mha(b["attention_0"], a, a, a, heads=2)
+            m = b["mlp_0"]
+            z = dense(m["dense_1"], jax.nn.gelu(dense(m["dense_0"], layer_norm(b["layer_norm_1"],
+                                                                                 y)),
+                                                approximate=False))
+            h = y + z
+        return layer_norm(p["layer_norm_0"], h)
+
+    assert max_rel_err(model(p, ids), hand(p, ids)) <= 1e-5
 
 
 def test_lstm_matches_hand_written():
@@ -148,10 +157,14 @@ def test_fractalnet_matches_hand_written():
     model = catspec.compile(SPECS / "fractalnet.cat")
     p = _setup(model)
     x = jax.random.normal(jax.random.key(6), (2, 16, 16, 3))
-    h = _fractal(p["fractal_0"], _conv(p["unit_0"]["conv_0"], x), 3)
-    h = lax.reduce_window(h, 0.0, lax.add, (1, 4, 4, 1), (1, 4, 4, 1), "VALID") / 16.0
-    want = dense(p["dense_0"], h.reshape(2, -1))
-    assert max_rel_err(model(p, x), want) <= 1e-5
+
+    @jax.jit
+    def hand(p, x):
+        h = _fractal(p["fractal_0"], _conv(p["unit_0"]["conv_0"], x), 3)
+        h = lax.reduce_window(h, 0.0, lax.add, (1, 4, 4, 1), (1, 4, 4, 1), "VALID") / 16.0
+        return dense(p["dense_0"], h.reshape(2, -1))
+
+    assert max_rel_err(model(p, x), hand(p, x)) <= 1e-5
     # 1 stem + 7 = 2^3 - 1 convolutions in the fractal of 3 columns.
     assert len(model.graph.nodes(op="conv")) == 8
 
