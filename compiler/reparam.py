@@ -94,7 +94,7 @@ def _tie(table, op, instance, slots, spec, instances, reuse):
                 f"{table[theirs[name]].shape if name in theirs else 'missing'})",
                 spec.span,
             )
-        del table.slots[path]
+        _drop_chain(table, path, instance)
         out[name] = theirs[name]
     return out
 
@@ -232,6 +232,17 @@ def _phm(table, op, instance, slots, spec, instances, reuse):
         table.add(ParamSlot(derived, base.shape, base.dtype, derive=Derivation(
             "phm", {"a": a_path, "s": s_path}, {"n": n})))
     return {**slots, name: derived}
+
+
+def _drop_chain(table: ParamTable, path: str, instance: str) -> None:
+    """Remove ``path`` and the slots of ``instance`` it was derived from (an inner clause
+    such as ``lora`` made them), so a tied layer leaves no orphan parameters behind."""
+    slot = table.slots.pop(path, None)
+    if slot is None or slot.derive is None:
+        return
+    for inner in slot.derive.inputs.values():
+        if inner.startswith(instance + "/"):
+            _drop_chain(table, inner, instance)
 
 
 def _roots(table: ParamTable, path: str) -> list[str]:

@@ -378,3 +378,13 @@ def test_softmax_reductions_and_positional_embedding():
     assert max_rel_err(a, h.mean(1)) <= 1e-5
     assert max_rel_err(b, jax.nn.log_softmax(h, -1)) <= 1e-5
     assert max_rel_err(c, jax.nn.softmax(h, 1).sum(-1)) <= 1e-5
+
+
+def test_parameter_table_lists_trained_roots_and_their_users_for_tied_layers():
+    g = catspec.load('model t : Tensor[4] -> Tensor[4] = dense(4) as enc >> tanh '
+                     '>> dense(4) with lora(2) with tie("enc")')
+    # The tied layer's own (LoRA) slots are gone: only the shared roots remain.
+    assert print_params(g) == (
+        "@enc/w  f32[4,4]  trained  init=lecun_normal  dense_0, enc\n"
+        "@enc/b  f32[4]  trained  init=zeros  dense_0, enc"
+    )
