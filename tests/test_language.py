@@ -388,3 +388,21 @@ def test_parameter_table_lists_trained_roots_and_their_users_for_tied_layers():
         "@enc/w  f32[4,4]  trained  init=lecun_normal  dense_0, enc\n"
         "@enc/b  f32[4]  trained  init=zeros  dense_0, enc"
     )
+
+
+def test_fold_region_survives_json_and_verify_checks_it():
+    from catspec.errors import IRVerifyError
+
+    g = catspec.load("model m : Tensor[T, 3] -> Tensor[T, 4] "
+                     "= fold(concat >> dense(4) >> tanh >> copy, state=4)")
+    back = catspec.from_json(catspec.to_json(g))
+    back.verify()
+    a, b = catspec.compile(g), catspec.compile(back)
+    p = _setup(a)
+    x = jax.random.normal(jax.random.key(16), (2, 5, 3))
+    assert max_rel_err(b(p, x), a(p, x)) <= 1e-6
+    region = g.nodes(op="ctl.fold")[0].region
+    tanh = region.nodes(op="tanh")[0]
+    tanh.out_types = (catspec.compiler.types.TensorType((5,)),)
+    with pytest.raises(IRVerifyError, match="fold_0/tanh_0"):
+        g.verify()
