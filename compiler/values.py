@@ -320,7 +320,7 @@ class MapM(Morphism):
             "ctl.map", "map", self.attrs, ins, self.body, self.span,
             region_ins=lambda: R.map_region_inputs(self.attrs, types),
             out_types=lambda outs: R.map_out_types(self.attrs, types, outs),
-            params=lambda: {},
+            params=dict,
         )
 
     def describe(self):

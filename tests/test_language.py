@@ -4,17 +4,16 @@ hand-written JAX with the same parameters (mapped by name)."""
 
 from __future__ import annotations
 
+import catspec
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import SPECS, max_rel_err
-from jax import lax
-
-import catspec
 from catspec.compiler.printer import print_params
 from catspec.errors import LoweringError, SpecError
 from catspec.grammar.loader import load_ast
+from conftest import SPECS, max_rel_err
+from jax import lax
 
 
 def _randomize(params, key, scale=0.3):
@@ -326,8 +325,8 @@ def test_fold_final_state_learned_init_reverse_and_ir():
     assert node.region.params is model.graph.params
     assert [str(t) for t in node.region.input_types] == ["f32[5]", "f32[3]"]
     assert str(model.graph).splitlines()[1:3] == [
-        '  %1: f32[5] = ctl.fold[state=[5], init="learned", reverse=true](%0) {s0=@fold_0/s0}'
-        '  # fold_0  <spec>:1:39',
+        ('  %1: f32[5] = ctl.fold[state=[5], init="learned", reverse=true](%0) {s0=@fold_0/s0}'
+         '  # fold_0  <spec>:1:39'),
         "    graph fold_0(%2: f32[5], %3: f32[3]) -> f32[5] {",
     ]
 
