@@ -444,6 +444,9 @@ class Evaluator:
         state = attrs["state"]
         attrs["state"] = state if isinstance(state, tuple) else (state,)
         k = len(attrs["state"])
+        if k == 0:
+            raise SpecError("`fold` needs at least one state wire", span,
+                            "give its size: `fold(cell, state=16)`")
         if cell.n_in != k + 1 or cell.n_out not in (k, k + 1):
             raise SpecError(
                 f"the cell of `fold` with {k} state wire(s) must be {k + 1} -> {k} "
@@ -460,6 +463,9 @@ class Evaluator:
         decl = (Arg("f", "any"), Arg("axis", "int", 0))
         attrs = bind_args("map", decl, args, kwargs, span)
         f = self.as_morphism(attrs.pop("f"), args[0][1] if args else span)
+        if f.n_in < 1:
+            raise SpecError(f"`map` needs a morphism with at least one input, got "
+                            f"{f.describe()} with none", span)
         return MapM(f, attrs, f.n_in, f.n_out, span)
 
 

@@ -306,6 +306,10 @@ def test_fold_errors_are_exact():
     assert _error("model m : Tensor[T, 3] -> Tensor[8] = fold(dense(8), state=8)") == (
         "the cell of `fold` with 1 state wire(s) must be 2 -> 1 (state, x_t -> state) or "
         "2 -> 2 (… -> state, y_t); `dense` is 1 -> 1")
+    assert _error("model m : Tensor[T, 4] -> Tensor[4] = fold(concat, state=[])") == (
+        "`fold` needs at least one state wire")
+    assert _error("model m : Tensor[T, 4] -> Tensor[4] = map(dense(4), axis=7)") == (
+        "`map`: axis 7 is out of range for rank 2")
 
 
 # -- fold, map, attention, dropout details ------------------------------------------------

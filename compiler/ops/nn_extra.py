@@ -138,6 +138,9 @@ def _pe_infer(op, even: bool):
         d = check_known(t.shape[-1], "its input's feature axis", op)
         if even and d % 2:
             raise OpTypeError(f"`{op}` needs an even feature size, got {t}")
+        key = "max_len" if "max_len" in a else "base"
+        if a[key] <= 0:
+            raise OpTypeError(f"`{op}` needs a positive `{key}`, got {a[key]}")
         if "max_len" in a and isinstance(t.shape[0], int) and t.shape[0] > a["max_len"]:
             raise OpTypeError(f"`{op}(max_len={a['max_len']})` is too short for {t}",
                               f"raise max_len to at least {t.shape[0]}")
