@@ -374,6 +374,76 @@ def data_cmd(
     typer.echo(f"wrote {out}: {shapes}")
 
 
+@app.command("compile")
+@guarded
+def compile_(
+    file: Annotated[Path, typer.Argument(help="Spec file.")],
+    model: ModelOpt = None,
+    sets: SetOpt = None,
+    passes: Annotated[
+        Optional[str],
+        typer.Option("--passes", "-p", help="Passes to run: a,b,c; a+b = to a fixed point."),
+    ] = None,
+    o0: Annotated[bool, typer.Option("-O0", help="No optimisation.")] = False,
+    o1: Annotated[bool, typer.Option("-O1", help="canonicalize+cse+dce, fold-constants.")] = False,
+    o2: Annotated[bool, typer.Option("-O2", help="-O1, repeat-to-scan, batch-parallel.")] = False,
+    time_passes: Annotated[bool, typer.Option("--time-passes", help="Time each pass.")] = False,
+    dump_after: Annotated[
+        Optional[str], typer.Option("--dump-after", help="Print the IR after PASS (or `all`).")
+    ] = None,
+    emit: Annotated[str, typer.Option(help="What to write: ir, jaxpr or stablehlo.")] = "ir",
+    dims: Annotated[
+        Optional[list[str]],
+        typer.Option("--dim", "-d", help="Size of a free symbol when lowering: -d N=64."),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Batch size when lowering.", min=1)] = 1,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here.")] = None,
+):
+    """Optimise a spec's IR with passes and print it (or its jaxpr / StableHLO)."""
+    from .compiler.passes import format_timings, run_passes
+
+    if emit not in ("ir", "jaxpr", "stablehlo"):
+        _fail(f"error: `--emit {emit}`: expected ir, jaxpr or stablehlo", EXIT_USAGE)
+    chosen = [name for flag, name in ((o0, "O0"), (o1, "O1"), (o2, "O2")) if flag]
+    if len(chosen) + (passes is not None) > 1:
+        _fail("error: give one of --passes, -O0, -O1, -O2", EXIT_USAGE)
+    pipeline = passes if passes is not None else (chosen[0] if chosen else "O1")
+    graph = _load_graph(file, model, sets)
+    timings: list = [] if time_passes else None
+
+    def dump(name, g):
+        typer.echo(f"// ---- IR after {name} ----", err=True)
+        typer.echo(str(g), err=True)
+
+    graph = run_passes(graph, pipeline, timings=timings, dump_after=dump_after, dump=dump)
+    if emit == "ir":
+        text = str(graph)
+    else:
+        import jax
+
+        from .backends.jax.model import Model
+
+        m = Model(graph)
+        dim_values = parse_dims(dims)
+        for t in m.input_types:
+            for sym in sorted(t.symbols - set(dim_values)):
+                dim_values[sym] = 32
+        xs = m.example_inputs(0, batch, dim_values)
+        params = m.init(0)
+        if emit == "jaxpr":
+            text = str(jax.make_jaxpr(m.apply_unjitted)(params, *xs))
+        else:
+            lowered = jax.jit(m.apply_unjitted).lower(params, *xs)
+            text = lowered.as_text()
+    if out is not None:
+        _atomic_write(out, text + "\n")
+        typer.echo(f"wrote {out}")
+    else:
+        typer.echo(text)
+    if timings is not None:
+        typer.echo(format_timings(timings), err=True)
+
+
 def _load_array(path: Path):
     import numpy as np
 
