@@ -138,7 +138,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         description="FNO-2D, Darcy, 1000/200, solve at 141x141, train at 29x29, test at 29/71/141",
         make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
         train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
-        epochs=150, baseline="vertex"),
+        epochs=60, weight_decay=1e-4, baseline="vertex"),
     "deeponet": Experiment(
         spec="specs/deeponet_antiderivative.cat", overrides={"sensors": 100},
         description="DeepONet, antiderivative, 150 train / 1000 test functions, 100 sensors, "
