@@ -40,6 +40,9 @@ from .values import (
 )
 
 MAX_DEPTH = 64  # nested definition calls: bounds structural recursion
+# Total definition calls per elaboration: a definition that calls itself twice
+# per level (FractalNet) grows as 2^depth, which MAX_DEPTH alone does not bound.
+MAX_CALLS = 20_000
 MAX_REPEAT = 100_000
 BUILTINS = ("residual", "tie", "fold", "map")
 
@@ -111,6 +114,7 @@ class Evaluator:
     def __init__(self):
         self.builder = None
         self.depth = 0
+        self.calls = 0
 
     # -- entry points -------------------------------------------------------------
     def eval(self, e: A.Expr, env: Env):
@@ -351,6 +355,14 @@ class Evaluator:
     def call_def(self, ctor: DefCtor, args, kwargs, span, applying=False) -> Morphism:
         item = ctor.item
         values = bind_params(item, args, kwargs, span, self, ctor.env, applying)
+        self.calls += 1
+        if self.calls > MAX_CALLS:
+            raise SpecError(
+                f"elaboration needs more than {MAX_CALLS:,} definition calls (in `{item.name}`)",
+                span,
+                "a definition that calls itself twice per level grows exponentially; "
+                "lower its depth",
+            )
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.depth = 0

@@ -145,3 +145,13 @@ def test_deep_yaml_nesting_is_a_spec_error():
     with pytest.raises(SpecError) as info:
         parse_yaml(text, "<deep>.yaml")
     assert info.value.message == "expression nested too deeply"
+
+
+def test_exponential_recursion_is_bounded():
+    text = (
+        "def f(c: int) = if c == 0 then relu else (f(c - 1) >> f(c - 1))\n"
+        "model m(depth: int = 40) : Tensor[4] -> Tensor[4] = f(depth)\n"
+    )
+    with pytest.raises(SpecError) as info:
+        elaborate(module_from_text(text, "<exp>"))
+    assert info.value.message == "elaboration needs more than 20,000 definition calls (in `f`)"
