@@ -21,6 +21,7 @@ from typing import ClassVar
 from ...errors import IRVerifyError, PassError
 from ..ir import Graph
 from .layout import layout_of
+from .wiring import copy_graph
 
 MAX_FIXPOINT_ROUNDS = 16
 
@@ -119,7 +120,7 @@ def run_passes(
         PassError: an unknown pass, or a pass that left the IR invalid.
     """
     entries = expand(passes)
-    g = graph if in_place else graph.copy()
+    g = graph if in_place else copy_graph(graph)
     layout_of(g.params)  # snapshot the parameter table as written, before any edit
     if dump is None:
         def dump(name: str, gr: Graph) -> None:

@@ -1,0 +1,158 @@
+"""Measured effect of the optimizer, side by side in one process.
+
+    PYTHONPATH=… python bench/bench_passes.py [--repeats 20] [--quick]
+
+1. XLA compile time (``jit(...).lower(...).compile()``) and train-step time of a
+   residual MLP of 16/64/128 blocks, unrolled (``-O1``) vs ``repeat-to-scan`` (``-O2``);
+   the same for a 32-layer FNO (``specs/fno1d_burgers.cat``, ``depth=32``).
+2. Step time of 8 parallel dense experts, ``-O1`` vs ``-O1,batch-parallel``.
+3. Front end (parse + elaborate + verify) plus ``-O2`` on generated 1,000- and
+   10,000-node specs.
+Timings are medians; the two variants of each step are run interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+import catspec
+from catspec.backends.jax import Model
+from catspec.compiler.passes import run_passes
+
+ROOT = Path(__file__).resolve().parent.parent
+RMLP = """
+def block(d: int) = residual(dense(d) >> relu >> dense(d))
+model rmlp(d: int = 64, depth: int = 64) : Tensor[d] -> Tensor[d] = block(d) ^ depth
+"""
+
+
+def experts_spec(k: int, d: int) -> str:
+    return (f"model experts(d: int = {d}) : Tensor[d] -> Tensor[d] =\n    "
+            + " + ".join(["dense(d)"] * k) + "\n")
+
+
+def chain_spec(blocks: int) -> str:
+    """``blocks`` explicit residual blocks (4 nodes each: copy, dense, relu, add)."""
+    body = " >> ".join(["residual(dense(16) >> relu)"] * blocks)
+    return f"model chain : Tensor[16] -> Tensor[16] =\n    {body}\n"
+
+
+def _median_time(fn, repeats: int) -> float:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
+def _step(model: Model):
+    def loss(p, x):
+        return jnp.mean(jnp.square(model.apply_unjitted(p, x)))
+
+    grad = jax.grad(loss)
+
+    def step(p, x):
+        g = grad(p, x)
+        return jax.tree.map(lambda a, b: a - 1e-3 * b, p, g)
+
+    return step
+
+
+def compile_seconds(model: Model, params, x, repeats: int) -> float:
+    step = _step(model)
+    return _median_time(lambda: jax.jit(step).lower(params, x).compile(), repeats)
+
+
+def step_ratio(models, params, x, repeats: int) -> list[float]:
+    """Median step time of each model, interleaved."""
+    steps = [jax.jit(_step(m)) for m in models]
+    for s, p in zip(steps, params):
+        jax.block_until_ready(s(p, x))
+    times = [[] for _ in models]
+    for _ in range(repeats):
+        for i, (s, p) in enumerate(zip(steps, params)):
+            t = time.perf_counter()
+            jax.block_until_ready(s(p, x))
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
+
+
+def bench_scan(graph, label: str, x, compile_repeats: int, repeats: int) -> None:
+    plain = run_passes(graph, "O1")
+    scanned = run_passes(graph, "O2")
+    m0, m1 = Model(plain), Model(scanned)
+    p0 = m0.init(0)
+    p1 = scanned.params.layout.to_optimized(scanned.params, p0)
+    c0 = compile_seconds(m0, p0, x, compile_repeats)
+    c1 = compile_seconds(m1, p1, x, compile_repeats)
+    s0, s1 = step_ratio([m0, m1], [p0, p1], x, repeats)
+    print(f"{label:<22} {c0:>9.3f} {c1:>9.3f} {c0 / c1:>7.1f}x   {s0 * 1e3:>8.3f} "
+          f"{s1 * 1e3:>8.3f} {s1 / s0:>6.2f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--compile-repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="fewer sizes (smoke run)")
+    a = ap.parse_args()
+    print(f"jax {jax.__version__}, {jax.devices()[0].platform}")
+
+    print("\n## repeat-to-scan: train-step compile (s) and step time (ms), batch 64")
+    print(f"{'model':<22} {'unrolled':>9} {'scan':>9} {'speedup':>8}   {'unrolled':>8} "
+          f"{'scan':>8} {'ratio':>6}")
+    x = jax.random.normal(jax.random.key(0), (64, 64))
+    for depth in ([16, 64] if a.quick else [16, 64, 128]):
+        graph = catspec.load(RMLP, depth=depth)
+        bench_scan(graph, f"residual MLP x{depth}", x, a.compile_repeats, a.repeats)
+    fno = catspec.load(ROOT / "specs" / "fno1d_burgers.cat", depth=32, width=32, modes=8)
+    xf = jax.random.normal(jax.random.key(1), (16, 64, 1))
+    bench_scan(fno, "FNO-1d 32 layers", xf, a.compile_repeats, a.repeats)
+
+    print("\n## batch-parallel: 8 dense experts summed, d=256, batch 256 (step time, ms)")
+    graph = catspec.load(experts_spec(8, 256))
+    plain, batched = run_passes(graph, "O1"), run_passes(graph, "O1,batch-parallel")
+    m0, m1 = Model(plain), Model(batched)
+    p0 = m0.init(0)
+    p1 = batched.params.layout.to_optimized(batched.params, p0)
+    xe = jax.random.normal(jax.random.key(2), (256, 256))
+    s0, s1 = step_ratio([m0, m1], [p0, p1], xe, a.repeats * 5)
+    print(f"unbatched {s0 * 1e3:.3f}  batched {s1 * 1e3:.3f}  speedup {s0 / s1:.2f}x")
+    f0 = jax.jit(m0.apply_unjitted)
+    f1 = jax.jit(m1.apply_unjitted)
+    jax.block_until_ready((f0(p0, xe), f1(p1, xe)))
+    t0, t1 = [], []
+    for _ in range(a.repeats * 5):
+        t = time.perf_counter(); jax.block_until_ready(f0(p0, xe)); t0.append(time.perf_counter() - t)  # noqa: E702
+        t = time.perf_counter(); jax.block_until_ready(f1(p1, xe)); t1.append(time.perf_counter() - t)  # noqa: E702
+    f0m, f1m = statistics.median(t0), statistics.median(t1)
+    print(f"forward: unbatched {f0m * 1e3:.3f}  batched {f1m * 1e3:.3f}  speedup {f0m / f1m:.2f}x")
+
+    print("\n## front end + -O2 on generated specs (s)")
+    for blocks in (250, 2500):
+        text = chain_spec(blocks)
+        reps = 5 if blocks < 1000 else 3
+        load_t, pass_t, nodes = [], [], 0
+        for _ in range(reps):
+            t = time.perf_counter()
+            g = catspec.load(text)
+            t1 = time.perf_counter()
+            run_passes(g, "O2")
+            t2 = time.perf_counter()
+            load_t.append(t1 - t)
+            pass_t.append(t2 - t1)
+            nodes = len(g)
+        lt, pt = statistics.median(load_t), statistics.median(pass_t)
+        print(f"{nodes:>6} nodes: front end {lt:.3f}  passes {pt:.3f}  total {lt + pt:.3f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
