@@ -52,7 +52,7 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(out)
 
 
-def _step(model: Model):
+def _step(model: Model, lr: float = 1e-3):
     def loss(p, x):
         return jnp.mean(jnp.square(model.apply_unjitted(p, x)))
 
@@ -60,14 +60,21 @@ def _step(model: Model):
 
     def step(p, x):
         g = grad(p, x)
-        return jax.tree.map(lambda a, b: a - 1e-3 * b, p, g)
+        return jax.tree.map(lambda a, b: a - lr * b, p, g)
 
     return step
 
 
 def compile_seconds(model: Model, params, x, repeats: int) -> float:
-    step = _step(model)
-    return _median_time(lambda: jax.jit(step).lower(params, x).compile(), repeats)
+    # A different learning rate each time makes a different program, so JAX's in-memory
+    # compilation cache cannot answer (it would, for an identical one).
+    out = []
+    for i in range(repeats):
+        step = _step(model, 1e-3 * (1 + 1e-6 * (i + 1) * (1 + time.perf_counter() % 1)))
+        t = time.perf_counter()
+        jax.jit(step).lower(params, x).compile()
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
 
 
 def step_ratio(models, params, x, repeats: int) -> list[float]:

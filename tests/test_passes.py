@@ -134,6 +134,11 @@ def test_batched_experts_stack_parameters():
     (node,) = opt.nodes(op="ctl.batched")
     assert node.attrs["k"] == 4 and node.attrs["shared"] is True
     assert opt.param("batch/dense_0/w").shape == (4, 8, 8)
+    graph = catspec.load(case)
+    params = _random_params(graph)
+    x = jax.random.normal(jax.random.key(0), (3, 8))
+    got = Model(opt)(opt.params.layout.to_optimized(opt.params, params), x)
+    assert max_rel_err(got, Model(graph)(params, x)) <= 1e-5
 
 
 def test_fuse_dense_keeps_the_pytree():

@@ -51,6 +51,8 @@ def _batched(node, ins, p, ctx):
     n_out = len(node.out_types) // k
     member = replace(node, op=a["op"], attrs=inner_attrs(a), out_types=node.out_types[:n_out])
     inner = RULES[a["op"]]
+    if a["op"] == "nn.dense" and a["shared"]:
+        return _dense_shared(ins[0], p, k)
     if a["shared"]:
         outs = jax.vmap(lambda ps: tuple(inner(member, list(ins), ps, ctx)))(p)
     else:
@@ -58,6 +60,18 @@ def _batched(node, ins, p, ctx):
         stacked = tuple(jnp.stack([ins[i * n_in + r] for i in range(k)]) for r in range(n_in))
         outs = jax.vmap(lambda xs, ps: tuple(inner(member, list(xs), ps, ctx)))(stacked, p)
     return [outs[r][i] for i in range(k) for r in range(n_out)]
+
+
+def _dense_shared(x, p, k):
+    # k dense layers on one input are one matmul against the weights laid side by side:
+    # x·[W₀ | W₁ | … ] — one GEMM forward and backward, where vmap would leave a batched dot.
+    w = p["w"]
+    _, d, o = w.shape
+    y = x @ jnp.transpose(w, (1, 0, 2)).reshape(d, k * o)
+    y = y.reshape(*y.shape[:-1], k, o)
+    if "b" in p:
+        y = y + p["b"]
+    return [y[..., i, :] for i in range(k)]
 
 
 @rule("ctl.const")
