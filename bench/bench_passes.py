@@ -18,10 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
+import catspec
 import jax
 import jax.numpy as jnp
-
-import catspec
 from catspec.backends.jax import Model
 from catspec.compiler.passes import run_passes
 
@@ -137,8 +136,8 @@ def main() -> None:
     jax.block_until_ready((f0(p0, xe), f1(p1, xe)))
     t0, t1 = [], []
     for _ in range(a.repeats * 5):
-        t = time.perf_counter(); jax.block_until_ready(f0(p0, xe)); t0.append(time.perf_counter() - t)  # noqa: E702
-        t = time.perf_counter(); jax.block_until_ready(f1(p1, xe)); t1.append(time.perf_counter() - t)  # noqa: E702
+        t = time.perf_counter(); jax.block_until_ready(f0(p0, xe)); t0.append(time.perf_counter() - t)
+        t = time.perf_counter(); jax.block_until_ready(f1(p1, xe)); t1.append(time.perf_counter() - t)
     f0m, f1m = statistics.median(t0), statistics.median(t1)
     print(f"forward: unbatched {f0m * 1e3:.3f}  batched {f1m * 1e3:.3f}  speedup {f0m / f1m:.2f}x")
 

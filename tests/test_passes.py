@@ -10,14 +10,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import catspec
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import SPECS, max_rel_err
-from typer.testing import CliRunner
-
-import catspec
 from catspec.backends.jax import Model
 from catspec.backends.jax.params import flatten, nest
 from catspec.cli import app
@@ -25,6 +22,8 @@ from catspec.compiler.ir import Graph
 from catspec.compiler.passes import PASSES, Pass, PassTiming, register_pass, run_passes
 from catspec.compiler.types import TensorType
 from catspec.errors import PassError
+from conftest import SPECS, max_rel_err
+from typer.testing import CliRunner
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(GOLDEN.glob("*/*.cat"))
@@ -76,7 +75,7 @@ def test_passes_preserve_outputs(spec: Path):
         xs = base.example_inputs(1, batch=2, dims=dims)
         params = _random_params(graph)
         want = base(params, *xs)
-    except Exception as err:  # a spec this test cannot feed (needs special inputs)
+    except Exception as err:  # noqa: BLE001 - a spec this test cannot feed (special inputs)
         pytest.skip(f"cannot run {spec.name} on random inputs: {err}")
     seen = {str(graph)}
     for config in CONFIGS:

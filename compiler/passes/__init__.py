@@ -17,8 +17,16 @@ from . import (  # noqa: F401  (registration)
     repeat_to_scan,
 )
 from .layout import ParamLayout, layout_of
-from .manager import PASSES, PIPELINES, Pass, PassTiming, expand, format_timings, register_pass
-from .manager import run_passes
+from .manager import (
+    PASSES,
+    PIPELINES,
+    Pass,
+    PassTiming,
+    expand,
+    format_timings,
+    register_pass,
+    run_passes,
+)
 
 __all__ = ["PASSES", "PIPELINES", "ParamLayout", "Pass", "PassTiming", "expand",
            "format_timings", "layout_of", "register_pass", "run_passes"]
