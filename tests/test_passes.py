@@ -116,7 +116,7 @@ def test_scan_is_one_loop_in_the_jaxpr():
 
 
 @pytest.mark.parametrize("case, config", [
-    (RMLP, "O2"), (GOLDEN / "batch-parallel" / "experts.cat", "O2")])
+    (RMLP, "O2"), (GOLDEN / "batch-parallel" / "experts.cat", "O2,batch-parallel")])
 def test_init_of_optimized_model_equals_original(case, config):
     graph = catspec.load(case)
     opt = run_passes(graph, config)
