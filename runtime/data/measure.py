@@ -18,7 +18,7 @@ import scipy
 
 from .antiderivative import antiderivative, integrate_from_zero
 from .burgers import IC_MODES, burgers, solve_burgers
-from .darcy import darcy, solve_darcy
+from .darcy import GRF_MODES, darcy, solve_darcy
 from .grf import grf_periodic_1d, neumann_field_2d
 
 T = TypeVar("T")
@@ -90,7 +90,7 @@ def measure_darcy(n: int) -> None:
         seed = int(rng_state.integers(1 << 31))
         sols = {}
         for m in (141, 281, 561):
-            psi = neumann_field_2d(1, m, n_modes=128, seed=seed)[0]
+            psi = neumann_field_2d(1, m, n_modes=GRF_MODES, seed=seed)[0]
             a = np.where(psi >= 0.0, 12.0, 3.0)
             sols[m] = solve_darcy(a, 1.0)[:: (m - 1) // 28, :: (m - 1) // 28]
         print(
@@ -118,14 +118,18 @@ def measure_antiderivative(n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--only", choices=["burgers", "darcy", "antiderivative"], default=None)
     args = parser.parse_args()
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"cpus {os.cpu_count()}"
     )
-    measure_burgers(120 if args.quick else 1200)
-    measure_darcy(64 if args.quick else 1000)
-    measure_antiderivative(1000 if args.quick else 10000)
+    if args.only in (None, "burgers"):
+        measure_burgers(120 if args.quick else 1200)
+    if args.only in (None, "darcy"):
+        measure_darcy(64 if args.quick else 1000)
+    if args.only in (None, "antiderivative"):
+        measure_antiderivative(1000 if args.quick else 10000)
 
 
 if __name__ == "__main__":
