@@ -12,6 +12,7 @@ from collections import Counter
 from contextlib import contextmanager
 
 from ..errors import Span, SpecError
+from .dims import SizeTooComplex
 from .ir import Graph, ParamSlot, Wire
 from .ops.registry import OpDef, OpTypeError
 from .reparam import apply_reparams
@@ -86,7 +87,7 @@ class Builder:
         parent = self.graph
         try:
             inner = region_ins()
-        except OpTypeError as err:
+        except (OpTypeError, SizeTooComplex) as err:
             raise SpecError(err.message, span, err.hint) from None
         with self.scope(base) as name:
             instance = "/".join(self._scope)
@@ -135,7 +136,7 @@ class Builder:
         try:
             out_types = op.infer(attrs, in_types)
             specs = op.params(attrs, in_types)
-        except OpTypeError as err:
+        except (OpTypeError, SizeTooComplex) as err:
             raise SpecError(err.message, span, err.hint) from None
         instance = self.path(name or self._fresh(op.surface))
         slots: dict[str, str] = {}

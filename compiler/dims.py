@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
+
+
+MAX_WEIGHT = 256  # atoms in one symbolic size; beyond this a spec is pathological
+
+
+class SizeTooComplex(Exception):
+    """A symbolic size grew past ``MAX_WEIGHT`` atoms (e.g. doubling at every layer)."""
+
+    def __init__(self, weight: int):
+        super().__init__(f"a symbolic size grew too complex ({weight} terms)")
+        self.message = str(self)
+        self.hint = "give the grid axes known sizes, or simplify the layer arithmetic"
 
 
 @dataclass(frozen=True, order=True)
@@ -22,7 +35,17 @@ class _FloorDiv:
     den: int
 
     def __str__(self) -> str:
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
+        # Cached: atoms are sorted by their text, and nested floor divisions would
+        # otherwise rebuild the same strings at every level.
         return f"({self.num})//{self.den}"
+
+
+def _atom_weight(atom) -> int:
+    return 1 if isinstance(atom, str) else 1 + atom.num.weight
 
 
 def _atom_key(atom) -> str:
@@ -52,10 +75,18 @@ class Dim:
             return 0
         if list(poly) == [()]:
             return poly[()]
+        weight = sum(1 + sum(_atom_weight(a) for a in m) for m in poly)
+        if weight > MAX_WEIGHT:
+            raise SizeTooComplex(weight)
         ordered = sorted(poly.items(), key=lambda mc: (not mc[0], [_atom_key(a) for a in mc[0]]))
         return Dim(tuple(ordered))
 
     # -- inspection -----------------------------------------------------------
+    @cached_property
+    def weight(self) -> int:
+        """Number of atoms, nested ones included (bounded by ``MAX_WEIGHT``)."""
+        return sum(1 + sum(_atom_weight(a) for a in m) for m, _ in self.terms)
+
     @property
     def symbols(self) -> set[str]:
         out: set[str] = set()
@@ -117,6 +148,10 @@ class Dim:
 
     # -- printing -----------------------------------------------------------
     def __str__(self) -> str:
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         parts = []
         for mono, coeff in self.terms:
             atoms = "*".join(_atom_key(a) for a in mono)

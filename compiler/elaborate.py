@@ -16,7 +16,7 @@ from ..grammar import ast as A
 from ..grammar.loader import load_ast, parse_override
 from ..limits import ensure_recursion_headroom
 from .builder import Builder
-from .dims import Dim
+from .dims import Dim, SizeTooComplex
 from .evaluate import Env, Evaluator, check_value, kind_of
 from .ir import Graph
 from .types import DTYPES, TensorType
@@ -187,12 +187,13 @@ def _eval_dim(e: A.Expr, env: Env, ev: Evaluator):
             ) from None
     if isinstance(e, A.BinOp) and e.op in ("+", "-", "*", "//"):
         left, right = _eval_dim(e.left, env, ev), _eval_dim(e.right, env, ev)
-        if e.op == "//":
-            if not isinstance(right, int) or right <= 0:
-                raise SpecError("a size can only be divided by a positive integer", e.span)
-            return left // right
-        return {"+": lambda a, b: a + b, "-": lambda a, b: a - b,
-                "*": lambda a, b: a * b}[e.op](left, right)
+        if e.op == "//" and (not isinstance(right, int) or right <= 0):
+            raise SpecError("a size can only be divided by a positive integer", e.span)
+        try:
+            return {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "//": lambda a, b: a // b,
+                    "*": lambda a, b: a * b}[e.op](left, right)
+        except SizeTooComplex as err:
+            raise SpecError(err.message, e.span, err.hint) from None
     value = ev.eval(e, env)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise SpecError(f"a size must be a non-negative int, got {kind_of(value)}", e.span)

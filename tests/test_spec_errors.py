@@ -88,6 +88,13 @@ CASES = {
         "model m : Tensor[N] -> Tensor[4] =\n    dense(4)\n",
         "symbolic_dense.cat:2:5: error: `dense` needs a known size for its input's last axis, got `N`\n        dense(4)\n        ^^^^^^^^\nhint: parameter shapes must be fixed: give this axis a number in the type",
     ),
+    "size_too_complex": (
+        'model m : Tensor[N, 4] -> Tensor[N, 4] =\n    conv(4, kernel=2, stride=3, padding="valid") ^ 100\n',
+        "size_too_complex.cat:2:5: error: a symbolic size grew too complex (257 terms)\n"
+        '        conv(4, kernel=2, stride=3, padding="valid") ^ 100\n'
+        "        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "hint: give the grid axes known sizes, or simplify the layer arithmetic",
+    ),
 }
 
 
