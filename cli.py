@@ -521,17 +521,9 @@ def convert(
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from .runtime.atomic import atomic_write_text
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def main() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_write
 
 from .antiderivative import antiderivative
 from .burgers import burgers
@@ -47,21 +48,9 @@ def save_npz(path: str | os.PathLike[str], data: Mapping[str, np.ndarray]) -> Pa
     is flushed, fsync'ed and then renamed over ``path`` with ``os.replace``: readers see either
     the old file or the complete new one, never a partial write.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # A file object (not a name) stops numpy from appending ".npz" to the temp name.
-            np.savez(fh, **{key: np.asarray(value) for key, value in data.items()})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    # A file object (not a name) stops numpy from appending ".npz" to the temp name.
+    arrays = {key: np.asarray(value) for key, value in data.items()}
+    return atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -1,0 +1,37 @@
+"""Atomic file writes: a reader (or a crash) sees the old file or the whole new one.
+
+Everything catspec writes for keeps (checkpoints, data sets, formatted specs,
+metrics) goes through here: write to a temp file in the target's directory
+(same file system), flush and fsync, then ``os.replace`` it over the target.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None],
+                 mode: str = "wb") -> Path:
+    """Call ``write(file)`` on a temp file next to ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``atomic_write`` of a UTF-8 text."""
+    return atomic_write(path, lambda fh: fh.write(text), mode="w")
