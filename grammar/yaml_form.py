@@ -84,7 +84,11 @@ class _Loader:
         entries = self.mapping(node, "an item")
         kinds = [k for k in _ITEM_KEYS if k in entries]
         if len(kinds) != 1:
-            self.fail(node, "an item needs exactly one of `model:`, `def:` or `import:`")
+            hint = None
+            if not kinds:  # a misspelt `model:` is the usual cause
+                hint = next((did_you_mean(k, _ITEM_KEYS) for k in entries
+                             if did_you_mean(k, _ITEM_KEYS)), None)
+            self.fail(node, "an item needs exactly one of `model:`, `def:` or `import:`", hint)
         kind = kinds[0]
         for key, (knode, _) in entries.items():
             if key not in _ITEM_KEYS[kind]:

@@ -52,3 +52,18 @@ def test_yaml_negative_numbers_match_text():
         "  body:\n    seq: [{call: split, args: [2], kwargs: {axis: -1}}, add]\n"
     )
     assert yaml_ast == text_ast
+
+
+def test_misspelt_yaml_item_kind_has_a_hint():
+    import pytest as _pytest
+
+    from catspec.errors import SpecError
+
+    with _pytest.raises(SpecError) as info:
+        parse_yaml("- modle: m\n  type: Tensor[4] -> Tensor[4]\n  body: relu\n", "m.yaml")
+    assert str(info.value) == (
+        "m.yaml:1:3: error: an item needs exactly one of `model:`, `def:` or `import:`\n"
+        "    - modle: m\n"
+        "      ^\n"
+        "hint: did you mean `model`?"
+    )
