@@ -33,7 +33,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from catspec.api import load
 from catspec.backends.jax.model import Model
 from catspec.runtime.config import OPTIMIZERS, Record, TrainConfig
@@ -345,8 +344,9 @@ def run(name: str, seed: int, epochs: int | None, run_root: Path, write: bool,
 
 def table(records: list[dict]) -> str:
     """Markdown table: one row per (experiment, resolution)."""
-    rows = ["| experiment | resolution | test rel. L2 | interp. baseline | target | met | "
-            "epochs | train s | total s |", "|---|---|---|---|---|---|---|---|---|"]
+    header = ("| experiment | resolution | test rel. L2 | interp. baseline | target | met | "
+              "epochs | train s | total s |")
+    rows = [header, "|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         for r, err in rec["test_rel_l2"].items():
             base = rec["interp_baseline_rel_l2"].get(r)
