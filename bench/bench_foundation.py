@@ -1,7 +1,9 @@
 """Compiled shipped specs vs the same networks written by hand in JAX, side by side.
 
-For each network: a jitted forward pass and a full training step (loss, grad,
-optax Adam update), both with the same parameters and inputs. Runs are
+For each network (mlp, cnn, and the FNO of fno1d_burgers.cat): a jitted forward
+pass and a full training step (loss, grad, optax Adam update), both with the
+same parameters and inputs. The hand-written networks are imported from the
+tests that check catspec against them. Runs are
 interleaved (catspec, hand, catspec, hand, …) after a warm-up, so both see the
 same machine state; we report medians and the ratio catspec / hand-written.
 
@@ -20,41 +22,32 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import optax
-from jax import lax
 
 import catspec
 
 SPECS = Path(catspec.__file__).resolve().parent / "specs"
 
 
-def hand_mlp(p, x, depth=2):
-    h = x
-    for i in range(depth):
-        h = jax.nn.relu(h @ p[f"dense_{i}"]["w"] + p[f"dense_{i}"]["b"])
-    return h @ p[f"dense_{depth}"]["w"] + p[f"dense_{depth}"]["b"]
+# The reference networks are the ones the tests check catspec against (one copy each).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_foundation_numerics import hand_cnn, hand_mlp  # noqa: E402
+from test_operators import hand_fno, hand_spectral1d  # noqa: E402
+
+# The tests' conftest makes dtype promotion strict; optax's Adam needs the standard rules.
+jax.config.update("jax_numpy_dtype_promotion", "standard")
 
 
-def _conv(x, w, b, padding):
-    y = lax.conv_general_dilated(x, w, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + b
+def hand_fno1d(p, x):
+    """The shipped fno1d_burgers defaults (width 64, 16 modes, 4 layers), by hand."""
+    return hand_fno(p, x, lambda h, w: hand_spectral1d(h, w, 16), endpoint=False)
 
 
-def _avg_pool(x):
-    return lax.reduce_window(x, 0.0, lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") / 4.0
-
-
-def hand_cnn(p, x):
-    h = _avg_pool(jax.nn.relu(_conv(x, p["conv_0"]["w"], p["conv_0"]["b"], "SAME")))
-    h = _avg_pool(jax.nn.relu(_conv(h, p["conv_1"]["w"], p["conv_1"]["b"], "VALID")))
-    h = h.reshape(h.shape[0], -1)
-    h = jax.nn.relu(h @ p["dense_0"]["w"] + p["dense_0"]["b"])
-    h = jax.nn.relu(h @ p["dense_1"]["w"] + p["dense_1"]["b"])
-    return h @ p["dense_2"]["w"] + p["dense_2"]["b"]
-
-
-def train_step_for(apply_fn, opt):
+def train_step_for(apply_fn, opt, classify: bool):
     def loss(p, x, y):
-        return optax.softmax_cross_entropy_with_integer_labels(apply_fn(p, x), y).mean()
+        out = apply_fn(p, x)
+        if classify:
+            return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
+        return jnp.mean(jnp.square(out - y))
 
     @jax.jit
     def step(p, s, x, y):
@@ -77,11 +70,14 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - t0
 
 
-def compare(name, spec, hand_fn, x_shape, batch, repeats):
+def compare(name, spec, hand_fn, x_shape, batch, repeats, classify=True):
     model = catspec.compile(SPECS / spec)
     params = model.init(0)
     x = jax.random.normal(jax.random.key(1), (batch, *x_shape))
-    y = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
+    if classify:
+        y = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
+    else:
+        y = jax.random.normal(jax.random.key(2), x.shape)
 
     fwd_cat = jax.jit(model.apply_unjitted)
     fwd_hand = jax.jit(hand_fn)
@@ -90,8 +86,8 @@ def compare(name, spec, hand_fn, x_shape, batch, repeats):
 
     same_hlo = hlo_ops(model.apply_unjitted, params, x) == hlo_ops(hand_fn, params, x)
     opt = optax.adam(1e-3)
-    step_cat = train_step_for(model.apply_unjitted, opt)
-    step_hand = train_step_for(hand_fn, opt)
+    step_cat = train_step_for(model.apply_unjitted, opt, classify)
+    step_hand = train_step_for(hand_fn, opt, classify)
     state = opt.init(params)
 
     rows = []
@@ -117,14 +113,17 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=256)
     args = ap.parse_args(argv)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
-    print(f"batch {args.batch}, medians of {args.repeats} interleaved runs\n")
+    print(f"batch {args.batch} (fno1d: 20 at 128 points), medians of {args.repeats} "
+          "interleaved runs\n")
     print(f"{'model':6} {'measure':11} {'catspec ms':>11} {'hand ms':>9} {'ratio':>7}")
     worst = 0.0
-    for name, spec, fn, shape in [
-        ("mlp", "mlp.cat", hand_mlp, (784,)),
-        ("cnn", "cnn.cat", hand_cnn, (28, 28, 1)),
+    for name, spec, fn, shape, batch in [
+        ("mlp", "mlp.cat", hand_mlp, (784,), args.batch),
+        ("cnn", "cnn.cat", hand_cnn, (28, 28, 1), args.batch),
+        ("fno1d", "fno1d_burgers.cat", hand_fno1d, (128, 1), 20),
     ]:
-        rows, err, same_hlo = compare(name, spec, fn, shape, args.batch, args.repeats)
+        rows, err, same_hlo = compare(name, spec, fn, shape, batch, args.repeats,
+                                      classify=name != "fno1d")
         for r in rows:
             print(f"{r[0]:6} {r[1]:11} {r[2]:11.3f} {r[3]:9.3f} {r[4]:7.3f}")
             worst = max(worst, r[4])
