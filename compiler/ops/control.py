@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ...errors import IRVerifyError
 from ..types import bundle_str
-from .recursion import VERIFIERS
+from .recursion import VERIFIERS, check_region
 from .registry import OPS, OpTypeError
 
 BATCHED_KEYS = ("op", "k", "shared")
@@ -35,12 +35,7 @@ def inner_attrs(attrs: dict) -> dict:
 
 def verify_scan(graph, node) -> None:
     where = f"`{node.name}` (ctl.scan)"
-    region = node.region
-    if region is None:
-        raise IRVerifyError(f"{where} has no region")
-    if region.params is not graph.params:
-        raise IRVerifyError(f"{where}: its region must share the parent's parameter table")
-    region.verify()
+    region = check_region(graph, node, where)
     ins = [graph.type_of(w) for w in graph.inputs_of(node.id)]
     for name, got in (("inputs", region.input_types), ("outputs", region.output_types)):
         if len(got) != len(ins) or any(not a.same_as(b) for a, b in zip(got, ins)):

@@ -109,15 +109,23 @@ def map_axis_out(attrs: dict, ins: list[TensorType]) -> int:
 # -- verification ------------------------------------------------------------------------
 
 
-def _check(graph, node, region_ins: list[TensorType], outs_fn) -> None:
+def check_region(graph, node, where: str):
+    """What every region-holding node needs: a region, on the parent's table, itself valid."""
     from ...errors import IRVerifyError
 
     region = node.region
     if region is None:
-        raise IRVerifyError(f"`{node.name}` ({node.op}) has no region")
+        raise IRVerifyError(f"{where} has no region")
     if region.params is not graph.params:
-        raise IRVerifyError(f"`{node.name}`: its region must share the parent's parameter table")
+        raise IRVerifyError(f"{where}: its region must share the parent's parameter table")
     region.verify()
+    return region
+
+
+def _check(graph, node, region_ins: list[TensorType], outs_fn) -> None:
+    from ...errors import IRVerifyError
+
+    region = check_region(graph, node, f"`{node.name}` ({node.op})")
     got = region.input_types
     if len(got) != len(region_ins) or any(not a.same_as(b) for a, b in zip(got, region_ins)):
         raise IRVerifyError(f"`{node.name}`: region inputs {bundle_str(got)}, expected "
