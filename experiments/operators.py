@@ -171,6 +171,26 @@ EXPERIMENTS: dict[str, Experiment] = {
         make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141], smooth=1 / 28),
         train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
         epochs=60, weight_decay=1e-4, baseline="vertex"),
+    # The spectral convolutions told that the grid holds both ends of the period
+    # (`spectral_conv(..., endpoint=true)`: trapezoid rule, period = the domain at every N).
+    "darcy_endpoint": Experiment(
+        spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
+        description="FNO-2D, Darcy as `darcy`, spectral_conv(endpoint=true)",
+        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
+        train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
+        epochs=60, weight_decay=1e-4, baseline="vertex",
+        spec_edit=("spectral_conv(modes=modes, out=width)",
+                   "spectral_conv(modes=modes, out=width, endpoint=true)")),
+    # ... and the field mirrored before the transform (`extension="even"`): the period is
+    # twice the domain and a non-periodic hidden field has no jump at the edges.
+    "darcy_even": Experiment(
+        spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
+        description="FNO-2D, Darcy as `darcy`, spectral_conv(endpoint=true, extension=\"even\")",
+        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
+        train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
+        epochs=60, weight_decay=1e-4, baseline="vertex",
+        spec_edit=("spectral_conv(modes=modes, out=width)",
+                   'spectral_conv(modes=modes, out=width, endpoint=true, extension="even")')),
     "deeponet": Experiment(
         spec="specs/deeponet_antiderivative.cat", overrides={"sensors": 100},
         description="DeepONet, antiderivative, 150 train / 1000 test functions, 100 sensors, "
@@ -178,6 +198,16 @@ EXPERIMENTS: dict[str, Experiment] = {
         make_data=_antiderivative_data(150, 1000, 100, 100),
         train_res=100, eval_res=[100], targets={100: 0.02},
         epochs=1000, batch_size=10, normalize="scalar", log_every=50),
+    # The spec before the linear branch (kept for the comparison in docs/OPERATORS.md).
+    "deeponet_relu_branch": Experiment(
+        spec="specs/deeponet_antiderivative.cat", overrides={"sensors": 100},
+        description="DeepONet as `deeponet`, with the ReLU MLP branch "
+                    "dense(40) >> relu >> dense(40) >> relu >> dense(p) (the spec's width)",
+        make_data=_antiderivative_data(150, 1000, 100, 100),
+        train_res=100, eval_res=[100], targets={100: 0.02},
+        epochs=1000, batch_size=10, normalize="scalar", log_every=50,
+        spec_edit=("def branch(p: int) =\n    dense(p)",
+                   "def branch(p: int) = dense(40) >> relu >> dense(40) >> relu >> dense(p)")),
 }
 
 

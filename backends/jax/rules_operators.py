@@ -65,7 +65,8 @@ def _check_runtime_modes(node, grid, modes):
     t = node.out_types[0]
     names = list(t.axes[: len(grid)]) if t.axes is not None else [str(i) for i in range(len(grid))]
     try:
-        check_modes(modes, grid, names, "spectral_conv")
+        check_modes(modes, grid, names, "spectral_conv", node.attrs.get("endpoint", False),
+                    node.attrs.get("extension", "periodic"))
     except OpTypeError as err:
         raise InputError(f"node `{node.name}`: {err.message}; {err.hint}") from None
 
@@ -77,13 +78,57 @@ def _spectral_conv(node, ins, p, ctx):
     grid = tuple(x.shape[:d])
     modes = _per_axis(node.attrs["modes"], d)
     _check_runtime_modes(node, grid, modes)
+    endpoint = node.attrs.get("endpoint", False)
+    even = node.attrs.get("extension", "periodic") == "even"
     axes = tuple(range(d))
-    xf = jnp.fft.rfftn(x.astype(jnp.float32), axes=axes)  # complex64 [*grid_f, c]
+    v = x.astype(jnp.float32)
+    if even:
+        v = mirror(v, d, endpoint)
+    elif endpoint:
+        v = fold_endpoints(v, d)
+    xf = jnp.fft.rfftn(v, axes=axes)  # complex64 [*period_f, c]
     w = lax.complex(p["w"][..., 0], p["w"][..., 1]).astype(jnp.complex64)
     s = _LETTERS[:d]
     yk = jnp.einsum(f"{s}i,{s}io->{s}o", gather_modes(xf, modes), w)
     yf = scatter_modes(yk, modes, xf.shape[:d])
-    return [jnp.fft.irfftn(yf, s=grid, axes=axes).astype(x.dtype)]
+    y = jnp.fft.irfftn(yf, s=v.shape[:d], axes=axes)
+    if even:
+        y = y[tuple(slice(0, n) for n in grid)]
+    elif endpoint:
+        y = repeat_first(y, d)
+    return [y.astype(x.dtype)]
+
+
+def mirror(v, d: int, endpoint: bool):
+    """The even extension on every grid axis: ``f(0) … f(1) f(1-h) … f(h)`` (endpoint,
+    ``2N-2`` points) or ``f₀ … f_{N-1} f_{N-1} … f₀`` (``2N``): one period of a continuous
+    periodic field, so a non-periodic field has no jump for the transform to ring at."""
+    for i in range(d):
+        n = v.shape[i]
+        back = lax.rev(v, (i,))
+        if endpoint:
+            back = lax.slice_in_dim(back, 1, n - 1, axis=i)
+        v = jnp.concatenate([v, back], axis=i)
+    return v
+
+
+def fold_endpoints(v, d: int):
+    """Samples ``f(0), f(h), …, f(1)`` of one period -> the ``N-1`` distinct points, with the
+    first one ``(f(0) + f(1)) / 2`` on every grid axis: the DFT of the result is the
+    trapezoid rule for the Fourier integral over [0, 1], so the period is the domain at
+    every resolution (a plain DFT of N samples would use the period N·h = 1 + h)."""
+    for i in range(d):
+        n = v.shape[i]
+        ends = lax.slice_in_dim(v, 0, 1, axis=i) + lax.slice_in_dim(v, n - 1, n, axis=i)
+        v = jnp.concatenate([0.5 * ends, lax.slice_in_dim(v, 1, n - 1, axis=i)], axis=i)
+    return v
+
+
+def repeat_first(y, d: int):
+    """The inverse grid of ``fold_endpoints``: append the value at x=0 again at x=1."""
+    for i in range(d):
+        y = jnp.concatenate([y, lax.slice_in_dim(y, 0, 1, axis=i)], axis=i)
+    return y
 
 
 # -- grid coordinates ----------------------------------------------------------------

@@ -50,16 +50,32 @@ def mode_limit(n: int, last: bool) -> int:
     return n // 2 + 1 if last else n // 2
 
 
-def check_modes(modes: tuple[int, ...], grid, axis_names: list[str], op: str) -> None:
-    """Reject more modes than a grid axis of known size supports (exact text is tested)."""
+def period_points(n: int, endpoint: bool, extension: str) -> int:
+    """Points per period of the transform on an axis of ``n`` samples: ``n`` (samples of a
+    period), ``n - 1`` (``endpoint``: the last sample is the first point again), or the
+    mirrored sequence (``extension="even"``: ``2n - 2`` with endpoint, ``2n`` without)."""
+    if extension == "even":
+        return 2 * n - 2 if endpoint else 2 * n
+    return n - 1 if endpoint else n
+
+
+def check_modes(modes: tuple[int, ...], grid, axis_names: list[str], op: str,
+                endpoint: bool = False, extension: str = "periodic") -> None:
+    """Reject more modes than a grid axis of known size supports (exact text is tested);
+    the supported count is that of the transform's period (``period_points``)."""
     for i, (m, n) in enumerate(zip(modes, grid)):
         if not isinstance(n, int):
             continue
         last = i == len(modes) - 1
-        limit = mode_limit(n, last)
+        period = period_points(n, endpoint, extension)
+        limit = mode_limit(period, last)
         if m > limit:
-            rule = ("N//2+1 on the last grid axis" if last else
-                    "N//2 on a non-last grid axis, which keeps both signs")
+            size = "N" if period == n else f"P = {period} points per period"
+            p = "N" if period == n else "P"
+            rule = (f"{p}//2+1 on the last grid axis" if last else
+                    f"{p}//2 on a non-last grid axis, which keeps both signs")
+            if period != n:
+                rule += f", with {size}"
             raise OpTypeError(
                 f"`{op}` keeps {m} modes on grid axis `{axis_names[i]}` of size {n}, "
                 f"but that axis supports at most {limit} ({rule})",
@@ -76,7 +92,8 @@ def _spectral_geometry(a, t: TensorType):
     d = field_grid(t, "spectral_conv")
     require_float(t, "spectral_conv")
     modes = per_axis(a["modes"], d, "modes", "spectral_conv")
-    check_modes(modes, t.shape[:d], [_axis_name(t, i) for i in range(d)], "spectral_conv")
+    check_modes(modes, t.shape[:d], [_axis_name(t, i) for i in range(d)], "spectral_conv",
+                a.get("endpoint", False), a.get("extension", "periodic"))
     c = check_known(t.shape[-1], "its input channels", "spectral_conv")
     return d, modes, c
 
@@ -101,11 +118,20 @@ def _spectral_params(a, ins):
 register(OpDef(
     "op.spectral_conv", "spectral_conv",
     (Arg("modes", "int_or_ints", doc="Fourier modes kept per grid axis"),
-     Arg("out", "int", doc="output channels")),
+     Arg("out", "int", doc="output channels"),
+     Arg("endpoint", "bool", False,
+         doc="the samples include both ends of the period (a vertex grid, linspace(0, 1, N)): "
+             "transform the N-1 distinct points with the trapezoid rule"),
+     Arg("extension", "str", "periodic", choices=("periodic", "even"),
+         doc="periodic: the grid is one period; even: mirror the samples first (period "
+             "twice the domain, no jump at the edges of a non-periodic field)")),
     fixed(1, 1), _spectral_infer, _spectral_params,
     traits=frozenset({"pure", "linear"}), main_param="w",
     doc="FNO spectral convolution: rfftn over the grid, a complex in->out matrix per kept "
-        "low mode (both signs on non-last axes), zero the rest, irfftn to the input grid.",
+        "low mode (both signs on non-last axes), zero the rest, irfftn to the input grid. "
+        "endpoint=true: on grids that hold x=0 and x=1, the two ends are one point of the "
+        "period (trapezoid rule), so the period is the domain at every resolution. "
+        "extension=even: transform the mirrored field (a kernel for non-periodic fields).",
 ))
 
 
