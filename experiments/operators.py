@@ -64,7 +64,8 @@ class Experiment:
     loss: str = "relative_l2"
     weight_decay: float = 0.0
     baseline: str | None = None  # "periodic" or "vertex": interpolation baseline
-    spec_edit: tuple[str, str] | None = None  # (old, new) text replaced in the spec once
+    # (old, new) pairs, each old text replaced in the spec exactly once, in order
+    spec_edit: tuple[tuple[str, str], ...] = ()
     log_every: int = 1
     extra: dict = field(default_factory=dict)
 
@@ -134,6 +135,10 @@ def _antiderivative_data(n_train: int, n_test: int, sensors: int,
     return make
 
 
+# The Fourier layer of specs/fno2d_darcy.cat, and the same without the vertex-grid options.
+_EVEN = 'spectral_conv(modes=modes, out=width, endpoint=true, extension="even")'
+_PLAIN = (_EVEN, "spectral_conv(modes=modes, out=width)")
+
 EXPERIMENTS: dict[str, Experiment] = {
     "burgers_nu0.1": Experiment(
         spec="specs/fno1d_burgers.cat", overrides={"width": 64, "modes": 16},
@@ -153,44 +158,39 @@ EXPERIMENTS: dict[str, Experiment] = {
         make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
         train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
         epochs=60, weight_decay=1e-4, baseline="vertex"),
-    # The shipped spec on the [0, 1) period grid: same data, last row/column dropped (u = 0
-    # there), coordinates j h (grid(endpoint=false)); see docs/OPERATORS.md "Results".
-    "darcy_periodic": Experiment(
+    # The shipped spec with the plain periodic transform (the spec before the even extension).
+    "darcy_plain": Experiment(
         spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
-        description="FNO-2D, Darcy as `darcy`, on the period grid (last row/column dropped, "
-                    "grid(endpoint=false))",
-        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141], periodic=True),
+        description="FNO-2D, Darcy as `darcy`, plain periodic spectral_conv",
+        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
         train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
-        epochs=60, weight_decay=1e-4, baseline="periodic",
-        spec_edit=("grid >> dense(width)", "grid(endpoint=false) >> dense(width)")),
-    # Diagnostic: the input a blurred (sigma = one coarse cell, 1/28) on the 141 grid first.
-    "darcy_smooth": Experiment(
-        spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
-        description="FNO-2D, Darcy as `darcy`, input a Gaussian-blurred (sigma 1/28) on the "
-                    "141 grid before subsampling (diagnostic, not the issue's task)",
-        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141], smooth=1 / 28),
-        train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
-        epochs=60, weight_decay=1e-4, baseline="vertex"),
-    # The spectral convolutions told that the grid holds both ends of the period
-    # (`spectral_conv(..., endpoint=true)`: trapezoid rule, period = the domain at every N).
+        epochs=60, weight_decay=1e-4, baseline="vertex", spec_edit=(_PLAIN,)),
+    # Only the trapezoid fold (`endpoint=true`), no mirroring.
     "darcy_endpoint": Experiment(
         spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
         description="FNO-2D, Darcy as `darcy`, spectral_conv(endpoint=true)",
         make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
         train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
         epochs=60, weight_decay=1e-4, baseline="vertex",
-        spec_edit=("spectral_conv(modes=modes, out=width)",
-                   "spectral_conv(modes=modes, out=width, endpoint=true)")),
-    # ... and the field mirrored before the transform (`extension="even"`): the period is
-    # twice the domain and a non-periodic hidden field has no jump at the edges.
-    "darcy_even": Experiment(
+        spec_edit=((_EVEN, "spectral_conv(modes=modes, out=width, endpoint=true)"),)),
+    # The plain transform on the period grid: last row/column dropped (u = 0 there),
+    # coordinates j h (grid(endpoint=false)).
+    "darcy_periodic": Experiment(
         spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
-        description="FNO-2D, Darcy as `darcy`, spectral_conv(endpoint=true, extension=\"even\")",
-        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141]),
+        description="FNO-2D, Darcy as `darcy_plain`, on the period grid (last row/column "
+                    "dropped, grid(endpoint=false))",
+        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141], periodic=True),
         train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
-        epochs=60, weight_decay=1e-4, baseline="vertex",
-        spec_edit=("spectral_conv(modes=modes, out=width)",
-                   'spectral_conv(modes=modes, out=width, endpoint=true, extension="even")')),
+        epochs=60, weight_decay=1e-4, baseline="periodic",
+        spec_edit=(_PLAIN, ("grid >> dense(width)", "grid(endpoint=false) >> dense(width)"))),
+    # Diagnostic: the input a blurred (sigma = one coarse cell, 1/28) on the 141 grid first.
+    "darcy_smooth": Experiment(
+        spec="specs/fno2d_darcy.cat", overrides={"width": 32, "modes": 12},
+        description="FNO-2D, Darcy as `darcy_plain`, input a Gaussian-blurred (sigma 1/28) on "
+                    "the 141 grid before subsampling (diagnostic, not the issue's task)",
+        make_data=_darcy_data(141, 1000, 200, 29, [29, 71, 141], smooth=1 / 28),
+        train_res=29, eval_res=[29, 71, 141], targets={29: 0.025},
+        epochs=60, weight_decay=1e-4, baseline="vertex", spec_edit=(_PLAIN,)),
     "deeponet": Experiment(
         spec="specs/deeponet_antiderivative.cat", overrides={"sensors": 100},
         description="DeepONet, antiderivative, 150 train / 1000 test functions, 100 sensors, "
@@ -206,8 +206,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         make_data=_antiderivative_data(150, 1000, 100, 100),
         train_res=100, eval_res=[100], targets={100: 0.02},
         epochs=1000, batch_size=10, normalize="scalar", log_every=50,
-        spec_edit=("def branch(p: int) =\n    dense(p)",
-                   "def branch(p: int) = dense(40) >> relu >> dense(40) >> relu >> dense(p)")),
+        spec_edit=(("def branch(p: int) =\n    dense(p)",
+                   "def branch(p: int) = dense(40) >> relu >> dense(40) >> relu >> dense(p)"),)),
 }
 
 
@@ -284,14 +284,12 @@ def run(name: str, seed: int, epochs: int | None, run_root: Path, write: bool,
     t_data = time.perf_counter() - t0
     print(f"[{name}] data generated in {t_data:.1f} s", flush=True)
 
-    if exp.spec_edit is None:
-        graph = load(ROOT / exp.spec, **exp.overrides)
-    else:
-        text = (ROOT / exp.spec).read_text()
-        old, new = exp.spec_edit
+    text = (ROOT / exp.spec).read_text()
+    for old, new in exp.spec_edit:
         if text.count(old) != 1:
             raise SystemExit(f"{exp.spec} no longer contains {old!r} exactly once")
-        graph = load(text.replace(old, new), **exp.overrides)
+        text = text.replace(old, new)
+    graph = load(text, **exp.overrides)
     model = Model(graph)
     xs_tr, y_tr = data["train"]
     xs_te, y_te = data["test"][exp.train_res]
