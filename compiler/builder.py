@@ -138,6 +138,14 @@ class Builder:
             specs = op.params(attrs, in_types)
         except (OpTypeError, SizeTooComplex) as err:
             raise SpecError(err.message, span, err.hint) from None
+        for t in out_types:
+            # One check for every op: a size argument that went negative or zero (often
+            # through an override like `-s width=0`) must not reach the IR as f32[-3].
+            bad = [n for n in t.shape if isinstance(n, int) and n < 1]
+            if bad:
+                raise SpecError(
+                    f"`{op.surface}` would produce {t}: sizes must be positive",
+                    span, "check the arguments (and any -s overrides) that set its sizes")
         instance = self.path(name or self._fresh(op.surface))
         slots: dict[str, str] = {}
         for pname, spec in specs.items():

@@ -195,8 +195,11 @@ def _eval_dim(e: A.Expr, env: Env, ev: Evaluator):
         except SizeTooComplex as err:
             raise SpecError(err.message, e.span, err.hint) from None
     value = ev.eval(e, env)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise SpecError(f"a size must be a non-negative int, got {kind_of(value)}", e.span)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SpecError(f"a size must be a positive int, got {kind_of(value)}", e.span)
+    if value < 1:
+        raise SpecError(f"a size must be a positive int, got {value}", e.span,
+                        "check the parameter (or -s override) that sets it")
     return value
 
 

@@ -8,6 +8,18 @@ from catspec.compiler import elaborate, module_from_text
 from catspec.errors import SpecError
 
 CASES = {
+    "size_not_positive": (
+        "model m(width: int = 0) : Tensor[4] -> Tensor[4] =\n    dense(width) >> dense(4)\n",
+        "size_not_positive.cat:2:5: error: `dense` would produce f32[0]: sizes must be positive\n"
+        "        dense(width) >> dense(4)\n        ^^^^^^^^^^^^\n"
+        "hint: check the arguments (and any -s overrides) that set its sizes",
+    ),
+    "type_size_not_positive": (
+        "model m(n: int = -2) : Tensor[n] -> Tensor[n] =\n    relu\n",
+        "type_size_not_positive.cat:1:31: error: a size must be a positive int, got -2\n"
+        "    model m(n: int = -2) : Tensor[n] -> Tensor[n] =\n                                  ^\n"
+        "hint: check the parameter (or -s override) that sets it",
+    ),
     "syntax": (
         "model m : Tensor[4] -> Tensor[4] =\n    dense(4) >> >> relu\n",
         "syntax.cat:2:17: error: unexpected `>>`\n        dense(4) >> >> relu\n                    ^^\nhint: expected an expression",
