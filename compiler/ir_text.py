@@ -14,7 +14,8 @@ graph that prints identically and computes the same function: value names
 become wires, the comment gives the instance name and source location, the
 optional ``parameters:`` section gives each slot's shape, initializer,
 trainability and derivation (without it, slots come from the ops' parameter
-rules). Input names and ``meta`` are not in the text; JSON keeps everything.
+rules); a trailing ``^r.c`` in the comment is the node's repetition tag (``meta["repeat"]``,
+what ``repeat-to-scan`` reads). Input names are not in the text; JSON keeps everything.
 """
 
 from __future__ import annotations
@@ -201,16 +202,21 @@ def _slot_map(t: _Tokens, open_: str, close: str) -> dict[str, str]:
 
 
 _LOC = re.compile(r"^(.*):(\d+):(\d+)$")
+_REPEAT = re.compile(r"^\^(\d+\.\d+(?:/\d+\.\d+)*)$")
 
 
-def _comment(text: str) -> tuple[str, Span | None]:
-    """``"dense_0  mlp.cat:4:6"`` -> name and span (either may be missing)."""
+def _comment(text: str) -> tuple[str, Span | None, dict]:
+    """``"dense_0  mlp.cat:4:6  ^0.1"`` -> name, span and meta (each may be missing)."""
     parts = text.split()
-    span = None
+    span, meta = None, {}
+    if parts and (m := _REPEAT.match(parts[-1])):
+        meta["repeat"] = tuple(tuple(int(v) for v in rc.split("."))
+                               for rc in m.group(1).split("/"))
+        parts = parts[:-1]
     if parts and (m := _LOC.match(parts[-1])):
         span = Span(m.group(1), int(m.group(2)), int(m.group(3)))
         parts = parts[:-1]
-    return (parts[0] if parts else ""), span
+    return (parts[0] if parts else ""), span, meta
 
 
 # -- graphs ----------------------------------------------------------------------------
@@ -334,9 +340,9 @@ class _Parser:
         params = _slot_map(t, "{", "}") if t.peek() == "{" else {}
         if not t.done():
             t.fail(f"unexpected `{t.peek()}`")
-        name, span = _comment(t.comment)
+        name, span, meta = _comment(t.comment)
         node = graph.add_node(op, ins, tuple(ty for _, ty in outs), attrs, params=params,
-                              name=name, span=span)
+                              name=name, span=span, meta=meta)
         for k, (value, _) in enumerate(outs):
             self._define(t, value, graph, (node.id, k))
         self.pending.append((graph, node, params))

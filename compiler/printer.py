@@ -44,6 +44,13 @@ def location(node: Node) -> str:
     return f"{PurePath(node.span.file).name}:{node.span.line}:{node.span.col}"
 
 
+def repeat_tag(node: Node) -> str:
+    """``^0.1/2.0`` for ``meta["repeat"] == ((0, 1), (2, 0))``: which copy of which ``f ^ n``
+    (outermost first) the node was unrolled from; ``repeat-to-scan`` reads it."""
+    rep = node.meta.get("repeat", ())
+    return "^" + "/".join(f"{r}.{c}" for r, c in rep) if rep else ""
+
+
 def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> str:
     """The text form of ``graph`` (regions are printed nested, indented)."""
     names = {} if names is None else names
@@ -69,7 +76,7 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
         text = f"{lhs} = {node.op}{format_attrs(node.attrs)}({args})"
         if node.params:
             text += " {" + ", ".join(f"{k}=@{v}" for k, v in node.params.items()) + "}"
-        body.append((text, (node.name, location(node))))
+        body.append((text, (node.name, location(node), repeat_tag(node))))
         if node.region is not None:
             region = print_graph(node.region, indent + "    ", names)
             counter[0] = len(names)  # the region numbered its values from the shared table
@@ -77,11 +84,14 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
     # The comment names the instance and its source location, so the text parses back.
     width = max((len(t) for t, c in body if c is not None and any(c)), default=0)
     name_width = max((len(c[0]) for t, c in body if c is not None and c[1]), default=0)
+    loc_width = max((len(c[1]) for t, c in body if c is not None and c[2]), default=0)
     for text, c in body:
         if c is None:
             lines.append(text)
         elif any(c):
             comment = f"{c[0].ljust(name_width)}  {c[1]}".strip() if c[1] else c[0]
+            if c[2]:
+                comment = f"{c[0].ljust(name_width)}  {c[1].ljust(loc_width)}  {c[2]}"
             lines.append(f"{indent}  {text.ljust(width)}  # {comment}")
         else:
             lines.append(f"{indent}  {text}")

@@ -55,8 +55,8 @@ def test_show_prints_ir_and_parameters():
     assert result.exit_code == 0, result.output
     assert result.output == (
         "graph mlp(%0: f32[784]) -> f32[10] {\n"
-        "  %1: f32[16] = nn.dense[out=16, bias=true](%0) {w=@dense_0/w, b=@dense_0/b}  # dense_0  mlp.cat:4:6\n"
-        "  %2: f32[16] = act.relu(%1)                                                  # relu_0   mlp.cat:4:22\n"
+        "  %1: f32[16] = nn.dense[out=16, bias=true](%0) {w=@dense_0/w, b=@dense_0/b}  # dense_0  mlp.cat:4:6   ^0.0\n"
+        "  %2: f32[16] = act.relu(%1)                                                  # relu_0   mlp.cat:4:22  ^0.0\n"
         "  %3: f32[10] = nn.dense[out=10, bias=true](%2) {w=@dense_1/w, b=@dense_1/b}  # dense_1  mlp.cat:4:39\n"
         "  return %3\n"
         "}\n"

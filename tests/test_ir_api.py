@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import pytest
 from catspec import IRVerifyError
 from catspec.cli import app
+from catspec.compiler.passes import run_passes
 from catspec.compiler.pattern import find
 from catspec.compiler.printer import print_graph
 from conftest import ROOT, SPECS, max_rel_err
@@ -202,6 +203,16 @@ def test_json_and_text_round_trips(name):
     assert catspec.to_json(back) == data
     text = catspec.print_ir(g)
     assert catspec.print_ir(catspec.parse_ir(text)) == text
+
+
+def test_text_round_trip_keeps_repetition_tags_for_repeat_to_scan():
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = (residual(dense(4)) ^ 2 >> relu) ^ 3")
+    parsed = catspec.parse_ir(catspec.print_ir(g))
+    assert parsed.node_by_name("dense_3").meta == {"repeat": ((0, 1), (2, 1))}
+    assert [n.meta for n in parsed.nodes()] == [n.meta for n in g.nodes()]
+    scanned = run_passes(parsed, "O2")
+    assert [n.op for n in scanned.nodes() if n.op.startswith("ctl.")] == ["ctl.scan"]
+    assert print_graph(scanned) == print_graph(run_passes(g, "O2"))
 
 
 def test_text_round_trip_computes_the_same_function():
