@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Span, SpecError, did_you_mean
+from ..errors import Span, SpecError, did_you_mean, remember_source
 from ..grammar import ast as A
 from ..grammar.loader import load_ast, parse_override
 from ..limits import ensure_recursion_headroom
@@ -120,13 +120,27 @@ def pick_model(module: LoadedModule, name: str | None) -> A.Model:
                     f"models here: {', '.join(m.name for m in models) or 'none'}")
 
 
+OVERRIDE_FILE = "<-s>"
+
+
+def override_span(name: str, raw, part: str = "value") -> Span:
+    """A location for an override: the text ``name=raw`` as the line of a pseudo-file
+    ``<-s>``, with the caret under the name or the value."""
+    text = f"{name}={raw}"
+    remember_source(OVERRIDE_FILE, text)
+    if part == "name":
+        return Span(OVERRIDE_FILE, 1, 1, 1, len(name) + 1)
+    return Span(OVERRIDE_FILE, 1, len(name) + 2, 1, len(text) + 1)
+
+
 def bind_model_params(model: A.Model, env: Env, ev: Evaluator, overrides: dict) -> dict:
     """Defaults, then overrides (strings from the CLI are parsed as expressions)."""
     known = {p.name for p in model.params}
     for key in overrides:
         if key not in known:
             raise SpecError(
-                f"model `{model.name}` has no parameter `{key}`", model.span,
+                f"model `{model.name}` has no parameter `{key}`",
+                override_span(key, overrides[key], "name"),
                 did_you_mean(key, known) or
                 (f"its parameters are {', '.join(sorted(known))}" if known else
                  "it takes no parameters"))
@@ -134,9 +148,12 @@ def bind_model_params(model: A.Model, env: Env, ev: Evaluator, overrides: dict) 
     for p in model.params:
         if p.name in overrides:
             raw = overrides[p.name]
-            value = parse_override(raw, p.type) if isinstance(raw, str) else raw
+            span = override_span(p.name, raw)
+            try:
+                value = parse_override(raw, p.type) if isinstance(raw, str) else raw
+            except SpecError as err:
+                raise SpecError(err.message, span, err.hint) from None
             what = f"override `-s {p.name}=…`"
-            span = None
         elif p.default is not None:
             value = ev.eval(p.default, env.child(**values))
             what, span = f"default of `{p.name}`", p.default.span

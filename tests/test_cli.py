@@ -73,14 +73,24 @@ def test_show_prints_ir_and_parameters():
 def test_unknown_override_has_did_you_mean():
     result = invoke("show", SPECS / "mlp.cat", "-s", "widht=3")
     assert result.exit_code == 1
-    assert "error: model `mlp` has no parameter `widht`" in result.stderr
-    assert "hint: did you mean `width`?" in result.stderr
+    assert result.stderr == ("<-s>:1:1: error: model `mlp` has no parameter `widht`\n"
+                             "    widht=3\n    ^^^^^\nhint: did you mean `width`?\n")
+
+
+def test_override_that_is_not_a_literal_points_at_the_value():
+    result = invoke("check", SPECS / "mlp.cat", "-s", "width=abc")
+    assert result.exit_code == 1
+    assert result.stderr == ("<-s>:1:7: error: override value `abc` is not a literal\n"
+                             "    width=abc\n          ^^^\n"
+                             "hint: give a number, true/false, a string, or a list of those\n"
+                             "1 error\n")
 
 
 def test_ill_typed_override():
     result = invoke("check", SPECS / "mlp.cat", "-s", "width=1.5")
     assert result.exit_code == 1
-    assert result.stderr == "error: override `-s width=…` must be an int, got a float `1.5`\n1 error\n"
+    assert result.stderr == ("<-s>:1:7: error: override `-s width=…` must be an int, got a float "
+                             "`1.5`\n    width=1.5\n          ^^^\n1 error\n")
 
 
 def test_malformed_set_is_usage_error():

@@ -144,9 +144,9 @@ def test_unknown_override_names_get_a_did_you_mean(mlp, command):
     result = CliRunner().invoke(app, [command, str(mlp), "-s", "widht=4"])
     assert result.exit_code == 1
     assert (
-        f"{mlp}:1:1: error: model `mlp` has no parameter `widht`\n"
-        "    model mlp(width: int = 8, act: str = \"relu\", bias: bool = true, scale: float = 1.0)\n"
-        "    ^\n"
+        "<-s>:1:1: error: model `mlp` has no parameter `widht`\n"
+        "    widht=4\n"
+        "    ^^^^^\n"
         "hint: did you mean `width`?\n"
     ) in result.stderr
 
