@@ -5,7 +5,13 @@
 1. XLA compile time (``jit(...).lower(...).compile()``) and train-step time of a
    residual MLP of 16/64/128 blocks, unrolled (``-O1``) vs ``repeat-to-scan`` (``-O2``);
    the same for a 32-layer FNO (``specs/fno1d_burgers.cat``, ``depth=32``).
-2. Step time of 8 parallel dense experts, ``-O1`` vs ``-O1,batch-parallel``.
+   Beside them, the same residual MLP hand-written in JAX (unrolled loop vs ``lax.scan``),
+   in two algebraically equal forms of the block, ``x + (relu(x W1 + b1) W2 + b2)`` (the
+   form catspec's lowering produces) and ``x + relu(x W1 + b1) W2 + b2``: XLA's compile
+   time of the *unrolled* program differs several-fold between them, which is what the
+   scan speedup is measured against.
+2. Step time of 8 parallel dense experts, ``-O1`` vs ``-O1,batch-parallel``, at three
+   sizes (expert width d, batch B).
 3. Front end (parse + elaborate + verify) plus ``-O2`` on generated 1,000- and
    10,000-node specs.
 Timings are medians; the two variants of each step are run interleaved.
@@ -34,6 +40,13 @@ model rmlp(d: int = 64, depth: int = 64) : Tensor[d] -> Tensor[d] = block(d) ^ d
 def experts_spec(k: int, d: int) -> str:
     return (f"model experts(d: int = {d}) : Tensor[d] -> Tensor[d] =\n    "
             + " + ".join(["dense(d)"] * k) + "\n")
+
+
+def heads_spec(k: int, d: int) -> str:
+    """k dense heads on copies of the input, concatenated and mixed by a dense layer."""
+    heads = " @ ".join(["dense(d)"] * k)
+    return (f"model heads(d: int = {d}) : Tensor[d] -> Tensor[d] =\n"
+            f"    copy({k}) >> ({heads}) >> concat({k}) >> dense(d)\n")
 
 
 def chain_spec(blocks: int) -> str:
@@ -90,6 +103,47 @@ def step_ratio(models, params, x, repeats: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
+def hand_rmlp_step(depth: int, scan: bool, bias_last: bool, lr: float):
+    """A residual-MLP train step written directly in JAX (parameters as a list of dicts,
+    or stacked for ``lax.scan``)."""
+    def block(p, h):
+        z = jax.nn.relu(h @ p["w1"] + p["b1"]) @ p["w2"]
+        return h + z + p["b2"] if bias_last else h + (z + p["b2"])
+
+    def loss(ps, x):
+        if scan:
+            h, _ = jax.lax.scan(lambda h, p: (block(p, h), None), x, ps)
+        else:
+            h = x
+            for p in ps:
+                h = block(p, h)
+        return jnp.mean(jnp.square(h))
+
+    grad = jax.grad(loss)
+    return lambda ps, x: jax.tree.map(lambda a, b: a - lr * b, ps, grad(ps, x))
+
+
+def hand_compile_seconds(depth: int, scan: bool, bias_last: bool, x, repeats: int) -> float:
+    d = x.shape[-1]
+    one = {"w1": jnp.ones((d, d)), "b1": jnp.zeros(d), "w2": jnp.ones((d, d)), "b2": jnp.zeros(d)}
+    params = (jax.tree.map(lambda a: jnp.stack([a] * depth), one) if scan
+              else [dict(one) for _ in range(depth)])
+    out = []
+    for i in range(repeats):
+        lr = 1e-3 * (1 + 1e-6 * (i + 1) * (1 + time.perf_counter() % 1))
+        t = time.perf_counter()
+        jax.jit(hand_rmlp_step(depth, scan, bias_last, lr)).lower(params, x).compile()
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
+def bench_hand_scan(depth: int, x, compile_repeats: int) -> None:
+    for bias_last, form in ((False, "x+(f(x)+b2)"), (True, "x+f(x)+b2")):
+        c0 = hand_compile_seconds(depth, False, bias_last, x, compile_repeats)
+        c1 = hand_compile_seconds(depth, True, bias_last, x, compile_repeats)
+        print(f"  hand JAX {form:<12} {c0:>9.3f} {c1:>9.3f} {c0 / c1:>7.1f}x", flush=True)
+
+
 def bench_scan(graph, label: str, x, compile_repeats: int, repeats: int) -> None:
     plain = run_passes(graph, "O1")
     scanned = run_passes(graph, "O2")
@@ -118,30 +172,43 @@ def main() -> None:
     for depth in ([16, 64] if a.quick else [16, 64, 128]):
         graph = catspec.load(RMLP, depth=depth)
         bench_scan(graph, f"residual MLP x{depth}", x, a.compile_repeats, a.repeats)
+        bench_hand_scan(depth, x, a.compile_repeats)
     fno = catspec.load(ROOT / "specs" / "fno1d_burgers.cat", depth=32, width=32, modes=8)
     xf = jax.random.normal(jax.random.key(1), (16, 64, 1))
     bench_scan(fno, "FNO-1d 32 layers", xf, a.compile_repeats, a.repeats)
 
-    print("\n## batch-parallel: 8 dense experts summed, d=256, batch 256 (step time, ms)")
-    graph = catspec.load(experts_spec(8, 256))
+    batch_parallel(a.repeats * 5)
+
+    front_end()
+
+
+def batch_parallel(repeats: int) -> None:
+    """8 dense experts summed, and 8 dense heads concatenated, at three sizes."""
+    print("\n## batch-parallel: 8 dense experts / heads (train-step and forward time, ms)")
+    print(f"{'graph':<8} {'d':>5} {'batch':>6}   {'step':>8} {'batched':>8} {'speedup':>8}   "
+          f"{'forward':>8} {'batched':>8} {'speedup':>8}")
+    for label, spec in (("experts", experts_spec), ("heads", heads_spec)):
+        for d, b in ((32, 64), (64, 128), (256, 256)):
+            bench_batch_parallel(label, spec(8, d), d, b, repeats)
+
+
+def bench_batch_parallel(label: str, text: str, d: int, batch: int, repeats: int) -> None:
+    graph = catspec.load(text)
     plain, batched = run_passes(graph, "O1"), run_passes(graph, "O1,batch-parallel")
     m0, m1 = Model(plain), Model(batched)
     p0 = m0.init(0)
     p1 = batched.params.layout.to_optimized(batched.params, p0)
-    xe = jax.random.normal(jax.random.key(2), (256, 256))
-    s0, s1 = step_ratio([m0, m1], [p0, p1], xe, a.repeats * 5)
-    print(f"unbatched {s0 * 1e3:.3f}  batched {s1 * 1e3:.3f}  speedup {s0 / s1:.2f}x")
-    f0 = jax.jit(m0.apply_unjitted)
-    f1 = jax.jit(m1.apply_unjitted)
+    xe = jax.random.normal(jax.random.key(2), (batch, d))
+    s0, s1 = step_ratio([m0, m1], [p0, p1], xe, repeats)
+    f0, f1 = jax.jit(m0.apply_unjitted), jax.jit(m1.apply_unjitted)
     jax.block_until_ready((f0(p0, xe), f1(p1, xe)))
     t0, t1 = [], []
-    for _ in range(a.repeats * 5):
+    for _ in range(repeats):
         t = time.perf_counter(); jax.block_until_ready(f0(p0, xe)); t0.append(time.perf_counter() - t)
         t = time.perf_counter(); jax.block_until_ready(f1(p1, xe)); t1.append(time.perf_counter() - t)
-    f0m, f1m = statistics.median(t0), statistics.median(t1)
-    print(f"forward: unbatched {f0m * 1e3:.3f}  batched {f1m * 1e3:.3f}  speedup {f0m / f1m:.2f}x")
-
-    front_end()
+    g0, g1 = statistics.median(t0), statistics.median(t1)
+    print(f"{label:<8} {d:>5} {batch:>6}   {s0 * 1e3:>8.3f} {s1 * 1e3:>8.3f} {s0 / s1:>7.2f}x   "
+          f"{g0 * 1e3:>8.3f} {g1 * 1e3:>8.3f} {g0 / g1:>7.2f}x", flush=True)
 
 
 def front_end() -> None:
