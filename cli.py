@@ -324,7 +324,13 @@ def train(
     at = f" at resolution {grid}" if grid else ""
     typer.echo(f"test relative L2{at}: {summary['test_rel_l2']:.6f}")
     if "eval_test_rel_l2" in summary:
-        typer.echo(f"test relative L2 at resolution {res}: {summary['eval_test_rel_l2']:.6f}")
+        line = f"test relative L2 at resolution {res}: {summary['eval_test_rel_l2']:.6f}"
+        if summary.get("eval_baseline_rel_l2") is not None:
+            line += (f" (interpolation baseline, {summary['eval_baseline']}: "
+                     f"{summary['eval_baseline_rel_l2']:.6f})")
+        elif summary.get("eval_baseline"):
+            line += f" ({summary['eval_baseline']})"
+        typer.echo(line)
     typer.echo(f"wrote {run_dir}/metrics.json, loss.png, predictions.png, checkpoint.npz")
 
 

@@ -31,6 +31,8 @@ from .config import Record
 INPUT_KEYS = {"burgers": ("x",), "darcy": ("x",), "antiderivative": ("branch", "trunk")}
 # The argument that sets the grid size of a generator (what --eval-resolution changes).
 RESOLUTION_ARG = {"antiderivative": "n_points"}
+# The grids of the field generators: points j/n on [0, 1) or linspace(0, 1, n).
+GRID_KIND = {"burgers": "periodic", "darcy": "vertex"}
 TEST_FRACTION = 0.2  # for files holding one unsplit set (`catspec data` output)
 
 

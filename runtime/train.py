@@ -31,7 +31,16 @@ from ..compiler.evaluate import Evaluator
 from ..errors import InputError, SpecError
 from . import checkpoint as ckpt
 from .config import Record, TrainConfig, parse_train
-from .datasets import Dataset, Normalizer, fit_normalizer, fit_to_model, from_file, from_generator
+from .datasets import (
+    GRID_KIND,
+    Dataset,
+    Normalizer,
+    fit_normalizer,
+    fit_to_model,
+    from_file,
+    from_generator,
+)
+from .interpolate import interpolate, rel_l2, stride
 
 
 @dataclass
@@ -312,10 +321,12 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
                   {"test_rel_l2": final["rel_l2"], "test_loss": final["loss"]}, trainer)
 
 
-def eval_at_resolution(job: Job, result: Result, resolution: int) -> tuple[float, tuple]:
-    """Test relative L2 on test data regenerated at ``resolution`` (zero-shot super-resolution).
+def eval_at_resolution(job: Job, result: Result, resolution: int) -> tuple[dict, tuple]:
+    """Test relative L2 on test data regenerated at ``resolution`` (zero-shot super-resolution),
+    beside the interpolation baseline when the training grid nests in that one.
 
-    Returns the error and the (normalised inputs, target) it was measured on.
+    Returns ``{"rel_l2", "baseline_rel_l2" (or None), "baseline_note"}`` and the
+    (normalised inputs, target) it was measured on.
     """
     if not isinstance(job.cfg.data, Record):
         raise InputError("--eval-resolution regenerates the test data, so it needs a generator "
@@ -325,7 +336,42 @@ def eval_at_resolution(job: Job, result: Result, resolution: int) -> tuple[float
     ds = fit_to_model(ds, job.model.input_types, job.model.output_types[0])
     trainer = result.trainer
     xs, y = trainer._normalize(ds.x_test), jnp.asarray(ds.y_test)
-    return trainer.evaluate(result.params, xs, y)["rel_l2"], (xs, y)
+    out = {"rel_l2": trainer.evaluate(result.params, xs, y)["rel_l2"],
+           "baseline_rel_l2": None, "baseline_note": ""}
+    out.update(_interpolation_baseline(job, result, xs, np.asarray(y)))
+    return out, (xs, y)
+
+
+def _interpolation_baseline(job: Job, result: Result, xs, y: np.ndarray) -> dict:
+    """The model's prediction on the training-resolution test set, interpolated (linear or
+    bilinear) to the fine grid, against the fine targets. The generators draw the same test
+    functions at every resolution (same seed, one solve grid, docs/DATA.md); where the grids
+    nest that is checked on the inputs."""
+    kind = GRID_KIND.get(job.cfg.data.name)
+    out_t = job.model.output_types[0]
+    if kind is None or not out_t.field or out_t.spatial_rank not in (1, 2):
+        return {"baseline_note": "no interpolation baseline for this data"}
+    periodic = kind == "periodic"
+    trainer = result.trainer
+    coarse_x = trainer.test_x
+    coarse = tuple(job.data.y_test.shape[1: 1 + out_t.spatial_rank])
+    fine = tuple(y.shape[1: 1 + out_t.spatial_rank])
+    steps = [stride(c, f, periodic) for c, f in zip(coarse, fine)]
+    if all(s is not None for s in steps):
+        grid = (slice(None), *(slice(None, None, s) for s in steps))
+        same = all(shared or np.allclose(np.asarray(x)[grid], np.asarray(c), atol=1e-5)
+                   for x, c, shared in zip(xs, coarse_x, trainer.shared))
+        if not same:
+            return {"baseline_note": "no interpolation baseline: the test sets differ"}
+    n = y.shape[0]
+    preds = []
+    for start in range(0, n, 256):
+        idx = jnp.arange(start, min(n, start + 256))
+        preds.append(np.asarray(trainer.predict(result.params, trainer._gather(coarse_x, idx))))
+    up = interpolate(np.concatenate(preds), fine[0], periodic)
+    how = "periodic linear" if periodic else ("bilinear" if len(fine) == 2 else "linear")
+    return {"baseline_rel_l2": rel_l2(up, y),
+            "baseline_note": f"the {'x'.join(map(str, coarse))} prediction, {how}"}
 
 
 class _Bar:
@@ -371,9 +417,11 @@ def finish(job: Job, result: Result, eval_resolution: int | None = None,
     trainer = result.trainer
     xs, y = trainer.test_x, trainer.test_y
     if eval_resolution is not None:
-        err, (xs, y) = eval_at_resolution(job, result, eval_resolution)
+        ev, (xs, y) = eval_at_resolution(job, result, eval_resolution)
         summary["eval_resolution"] = eval_resolution
-        summary["eval_test_rel_l2"] = err
+        summary["eval_test_rel_l2"] = ev["rel_l2"]
+        summary["eval_baseline_rel_l2"] = ev["baseline_rel_l2"]
+        summary["eval_baseline"] = ev["baseline_note"]
     record = {"model": job.meta["model"], "spec": job.meta["spec"],
               "spec_params": job.spec_params, "config": job.cfg.describe(),
               "data": job.meta["data"], "n_train": job.data.n_train, "n_test": job.data.n_test,

@@ -4,6 +4,7 @@ checkpoints, frozen parameters, and `catspec train` / `catspec data` through the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jax
@@ -191,9 +192,13 @@ def test_cli_train_generated_data_and_eval_resolution(tmp_path):
                                  "--eval-resolution", "32", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "test relative L2 at resolution 16: " in result.stdout
-    assert "test relative L2 at resolution 32: " in result.stdout
+    line = next(x for x in result.stdout.splitlines() if "at resolution 32: " in x)
+    assert re.fullmatch(r"test relative L2 at resolution 32: \d+\.\d{6} \(interpolation "
+                        r"baseline, the 16 prediction, periodic linear: \d+\.\d{6}\)", line)
     final = json.loads((tmp_path / "r" / "metrics.json").read_text())["final"]
     assert final["eval_resolution"] == 32
+    assert final["eval_baseline"] == "the 16 prediction, periodic linear"
+    assert 0 < final["eval_baseline_rel_l2"] < float("inf")
 
 
 def test_cli_data(tmp_path):
@@ -206,3 +211,23 @@ def test_cli_data(tmp_path):
     assert bad.exit_code == 1
     assert bad.stderr == "error: unknown data generator `burgres`\nhint: did you mean `burgers`?\n"
     assert "Traceback" not in bad.output
+
+
+def test_interpolation_between_nested_grids():
+    from catspec.runtime.interpolate import interpolate, linear_matrix, rel_l2, stride
+
+    assert stride(29, 141, periodic=False) == 5 and stride(29, 71, periodic=False) is None
+    assert stride(16, 64, periodic=True) == 4 and stride(16, 60, periodic=True) is None
+    # Vertex grids: a linear function is reproduced exactly, also between non-nested grids.
+    xc, xf = np.linspace(0, 1, 29), np.linspace(0, 1, 71)
+    u = (2.0 + 3.0 * xc)[None, :, None]
+    np.testing.assert_allclose(interpolate(u, 71, periodic=False)[0, :, 0], 2.0 + 3.0 * xf,
+                               atol=1e-12)
+    # Bilinear: a product of linear functions on the square is reproduced too.
+    uu = np.einsum("i,j->ij", 1 + xc, 2 - xc)[None, :, :, None]
+    want = np.einsum("i,j->ij", 1 + xf, 2 - xf)[None, :, :, None]
+    np.testing.assert_allclose(interpolate(uu, 71, periodic=False), want, atol=1e-12)
+    # Periodic: coarse points are kept, midpoints average their neighbours across the wrap.
+    w = linear_matrix(4, 8, periodic=True)
+    assert np.allclose(w[::2], np.eye(4)) and np.allclose(w[7], [0.5, 0, 0, 0.5])
+    assert rel_l2(np.ones((2, 3)), 2 * np.ones((2, 3))) == 0.5
