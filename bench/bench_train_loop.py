@@ -1,8 +1,10 @@
-"""Training loop shapes: one jitted ``lax.scan`` per epoch vs a Python loop over a jitted step.
+"""Training loop shapes: one jitted ``lax.scan`` over the epoch's batches vs a Python loop
+over a jitted step (``Trainer.run_epoch`` picks one by ``loop_shape``).
 
-Usage: ``PYTHONPATH=/tmp/pkgroot python bench/bench_train_loop.py specs/fno1d_burgers.cat``
-(the spec's train section gives the data and optimizer). Prints the wall time of 4 epochs of
-each shape after compilation; the result is recorded in docs/TRAINING.md.
+Usage: ``python bench/bench_train_loop.py [--max-steps K] SPEC [SPEC ...]`` (each spec's
+train section gives the data and optimizer; ``--max-steps`` cuts every epoch to K steps for
+slow models). Prints, per spec, the best of 3 epochs of each shape after compilation (epochs
+interleaved); the results are recorded in docs/TRAINING.md.
 """
 
 from __future__ import annotations
@@ -11,45 +13,49 @@ import sys
 import time
 
 import jax
-import optax
-from catspec.runtime.train import Trainer, prepare
+import jax.numpy as jnp
+from catspec.runtime.train import Trainer, loop_shape, prepare
 
 
-def main(spec: str) -> None:
-    tr = Trainer(prepare(spec, epochs=5))
-    k_init, k_data = jax.random.split(jax.random.key(0))
-    params = tr.job.model.init(k_init)
-    opt = tr.init_opt(params)
+def epoch_fn(tr: Trainer, shape: str):
+    """``Trainer.run_epoch`` forced to one loop shape."""
+    def run(params, opt_state, key):
+        tr.loop = shape
+        return tr.run_epoch(params, opt_state, key)
 
-    @jax.jit
-    def step(params, opt_state, xs, y, perm, i):
-        idx = perm[i]
-        (loss, _), grads = jax.value_and_grad(tr._loss, has_aux=True)(
-            params, tr._gather(xs, idx), y[idx])
-        updates, opt_state = tr.tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+    return run
 
-    @jax.jit
-    def perms(key):
-        n = tr.train_y.shape[0]
-        return jax.random.permutation(key, n)[: tr.steps * tr.batch].reshape(tr.steps, tr.batch)
 
-    def loop_epoch(params, opt_state, key):
-        perm = perms(key)
-        with jax.numpy_dtype_promotion("standard"):  # optax's Adam, as in Trainer.run_epoch
-            for i in range(tr.steps):
-                params, opt_state, loss = step(params, opt_state, tr.train_x, tr.train_y, perm, i)
-        return params, opt_state, loss
-
-    for name, fn in (("scan", tr.run_epoch), ("loop", loop_epoch)):
-        jax.block_until_ready(fn(params, opt, jax.random.fold_in(k_data, 0)))  # compile
-        times = []
-        for e in range(1, 5):
-            t = time.perf_counter()
-            jax.block_until_ready(fn(params, opt, jax.random.fold_in(k_data, e)))
-            times.append(time.perf_counter() - t)
-        print(f"{name}: epoch seconds {[round(x, 3) for x in times]}, min {min(times):.3f}")
+def main(specs: list[str], max_steps: int | None = None) -> None:
+    for spec in specs:
+        tr = Trainer(prepare(spec, epochs=5))
+        if max_steps is not None:
+            tr.steps = min(tr.steps, max_steps)
+        k_init, k_data = jax.random.split(jax.random.key(0))
+        params = tr.job.model.init(k_init)
+        opt = tr.init_opt(params)
+        shapes = {"loop": epoch_fn(tr, "steps"), "scan": epoch_fn(tr, "scan")}
+        for fn in shapes.values():  # compile (on copies: the loop donates its buffers)
+            p, o = jax.tree.map(jnp.copy, params), jax.tree.map(jnp.copy, opt)
+            jax.block_until_ready(fn(p, o, jax.random.fold_in(k_data, 0)))
+        times: dict[str, list[float]] = {k: [] for k in shapes}
+        for e in range(1, 4):
+            for name, fn in shapes.items():
+                # fresh copies: the loop donates its parameter and optimizer buffers
+                p, o = jax.tree.map(jnp.copy, params), jax.tree.map(jnp.copy, opt)
+                t = time.perf_counter()
+                jax.block_until_ready(fn(p, o, jax.random.fold_in(k_data, e)))
+                times[name].append(time.perf_counter() - t)
+        best = {k: min(v) for k, v in times.items()}
+        print(f"{spec}: {tr.steps} steps/epoch; best epoch loop {best['loop']:.3f} s, "
+              f"scan {best['scan']:.3f} s (scan/loop {best['scan'] / best['loop']:.2f}); "
+              f"catspec picks {loop_shape(tr.job.model.graph)}",
+              flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    limit = None
+    if args[:1] == ["--max-steps"]:
+        limit, args = int(args[1]), args[2:]
+    main(args, limit)

@@ -3,9 +3,9 @@
 ``prepare`` turns a spec file into a ``Job`` (the compiled model, the validated
 train section, the data fitted to the model's types and normalised).
 ``fit`` runs it in a run directory: every epoch is one jitted ``lax.scan`` over
-the shuffled batches (measured faster than a Python loop over jitted steps on
-the 2-core CPU, see docs/TRAINING.md), followed by a test evaluation and an
-atomic checkpoint. Everything random derives from the seed by ``fold_in``
+the shuffled batches or, for models with convolutions on the CPU, a Python loop
+over one jitted step (``loop_shape``; measurements in docs/TRAINING.md),
+followed by a test evaluation and an atomic checkpoint. Everything random derives from the seed by ``fold_in``
 (the epoch's shuffle key is ``fold_in(data_key, epoch)``), and the checkpoint
 holds the exact parameter and optimizer bits, so a resumed run continues the
 uninterrupted trajectory bit for bit.
@@ -149,6 +149,30 @@ def _per_sample(pred, y):
 # -- the run -------------------------------------------------------------------------------
 
 
+# Ops lowered to XLA convolutions. XLA:CPU runs a convolution inside a while loop (a
+# lax.scan over the epoch) several times slower than in a top-level computation
+# (bench/bench_train_loop.py: mgno2d_darcy 14.8x, ufno2d_darcy 3.8x per epoch).
+_CONV_OPS = frozenset({"nn.conv", "op.restrict", "op.prolong"})
+
+
+def loop_shape(graph) -> str:
+    """``"scan"`` (one jitted lax.scan per epoch: no per-step dispatch, and faster for FFT
+    models, fno2d_darcy 1.3x) unless the model convolves on the CPU backend: ``"steps"``
+    (a Python loop over one jitted step)."""
+    if jax.default_backend() != "cpu":
+        return "scan"
+
+    def convolves(g) -> bool:
+        for node in g.nodes():
+            if node.op in _CONV_OPS or node.attrs.get("op") in _CONV_OPS:
+                return True
+            if node.region is not None and convolves(node.region):
+                return True
+        return False
+
+    return "steps" if convolves(graph) else "scan"
+
+
 class Trainer:
     """Jitted epoch and evaluation functions for one job."""
 
@@ -167,7 +191,10 @@ class Trainer:
         self.test_x = self._normalize(ds.x_test)
         self.test_y = jnp.asarray(ds.y_test)
         self.loss_name = cfg.loss
-        self._epoch_jit = jax.jit(self._epoch_fn)
+        self.loop = loop_shape(job.model.graph)
+        self._perm = jax.jit(self._perm_fn)
+        self._step = jax.jit(self._step_fn, donate_argnums=(0, 1))  # in place where supported
+        self._epoch = jax.jit(self._epoch_fn)
         self._eval = jax.jit(self._eval_fn)
 
     def run_epoch(self, params, opt_state, key):
@@ -176,7 +203,15 @@ class Trainer:
         # which strict dtype promotion rejects; our own code is promotion-clean, so only
         # the optimizer's trace runs under the standard rules.
         with jax.numpy_dtype_promotion("standard"):
-            return self._epoch_jit(params, opt_state, key, self.train_x, self.train_y)
+            if self.loop == "scan":
+                return self._epoch(params, opt_state, key, self.train_x, self.train_y)
+            losses, rels = [], []
+            for idx in self._perm(key):
+                params, opt_state, loss, rel = self._step(
+                    params, opt_state, self.train_x, self.train_y, idx)
+                losses.append(loss)
+                rels.append(rel)
+            return params, opt_state, jnp.mean(jnp.stack(losses)), jnp.mean(jnp.stack(rels))
 
     def init_opt(self, params):
         with jax.numpy_dtype_promotion("standard"):
@@ -199,20 +234,27 @@ class Trainer:
         return [jnp.broadcast_to(x, (n, *x.shape)) if s else x[idx]
                 for x, s in zip(xs, self.shared)]
 
-    def _epoch_fn(self, params, opt_state, key, xs, y):
-        n = y.shape[0]
+    def _perm_fn(self, key):
+        """This epoch's batches: a permutation of the training set cut into ``steps`` index
+        vectors of ``batch`` (one device call for all of them)."""
+        n = self.train_y.shape[0]
         perm = jax.random.permutation(key, n)[: self.steps * self.batch]
-        perm = perm.reshape(self.steps, self.batch)
+        return tuple(perm.reshape(self.steps, self.batch))
 
+    def _epoch_fn(self, params, opt_state, key, xs, y):
         def step(carry, idx):
-            params, opt_state = carry
-            (loss, rel), grads = jax.value_and_grad(self._loss, has_aux=True)(
-                params, self._gather(xs, idx), y[idx])
-            updates, opt_state = self.tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), (loss, rel)
+            params, opt_state, loss, rel = self._step_fn(*carry, xs, y, idx)
+            return (params, opt_state), (loss, rel)
 
+        perm = jnp.stack(self._perm_fn(key))
         (params, opt_state), (losses, rels) = jax.lax.scan(step, (params, opt_state), perm)
         return params, opt_state, jnp.mean(losses), jnp.mean(rels)
+
+    def _step_fn(self, params, opt_state, xs, y, idx):
+        (loss, rel), grads = jax.value_and_grad(self._loss, has_aux=True)(
+            params, self._gather(xs, idx), y[idx])
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, rel
 
     def _eval_fn(self, params, xs, y):
         pred = self.predict(params, xs)

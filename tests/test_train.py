@@ -15,7 +15,7 @@ from catspec.cli import app
 from catspec.errors import SpecError
 from catspec.runtime import checkpoint as ckpt
 from catspec.runtime.config import Record
-from catspec.runtime.train import fit, prepare
+from catspec.runtime.train import Trainer, fit, prepare
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -61,8 +61,13 @@ def test_loss_decreases(tmp_path):
     assert result.history[-1]["test_rel_l2"] < result.history[0]["test_rel_l2"]
 
 
-def test_resume_reproduces_uninterrupted_run(tmp_path):
-    spec = write_spec(tmp_path)
+@pytest.mark.parametrize("first, shape", [("dense(width)", "scan"),
+                                          ("conv(width, 3)", "steps")])
+def test_resume_reproduces_uninterrupted_run(tmp_path, first, shape):
+    # Both loop shapes: one lax.scan per epoch, or (convolutions on the CPU) one jitted
+    # step per batch.
+    spec = write_spec(tmp_path, first=first)
+    assert Trainer(prepare(spec)).loop == shape
     full = fit(prepare(spec), tmp_path / "full", log=lambda s: None, progress=False)
 
     def interrupt(epoch, metrics):
