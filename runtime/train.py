@@ -28,6 +28,7 @@ from ..backends.jax.model import Model
 from ..backends.jax.params import nest
 from ..compiler.elaborate import bind_model_params, elaborate, load_module, pick_model
 from ..compiler.evaluate import Evaluator
+from ..compiler.ops.registry import graph_has_trait
 from ..errors import InputError, SpecError
 from . import checkpoint as ckpt
 from .config import Record, TrainConfig, parse_train
@@ -149,28 +150,15 @@ def _per_sample(pred, y):
 # -- the run -------------------------------------------------------------------------------
 
 
-# Ops lowered to XLA convolutions. XLA:CPU runs a convolution inside a while loop (a
-# lax.scan over the epoch) several times slower than in a top-level computation
-# (bench/bench_train_loop.py: mgno2d_darcy 14.8x, ufno2d_darcy 3.8x per epoch).
-_CONV_OPS = frozenset({"nn.conv", "op.restrict", "op.prolong"})
-
-
 def loop_shape(graph) -> str:
     """``"scan"`` (one jitted lax.scan per epoch: no per-step dispatch, and faster for FFT
-    models, fno2d_darcy 1.3x) unless the model convolves on the CPU backend: ``"steps"``
-    (a Python loop over one jitted step)."""
+    models, fno2d_darcy 1.25x) unless the model convolves on the CPU backend: ``"steps"``
+    (a Python loop over one jitted step). XLA:CPU runs a convolution inside a while loop
+    several times slower than at top level (bench/bench_train_loop.py: mgno2d_darcy
+    15x, ufno2d_darcy 3.8x per epoch)."""
     if jax.default_backend() != "cpu":
         return "scan"
-
-    def convolves(g) -> bool:
-        for node in g.nodes():
-            if node.op in _CONV_OPS or node.attrs.get("op") in _CONV_OPS:
-                return True
-            if node.region is not None and convolves(node.region):
-                return True
-        return False
-
-    return "steps" if convolves(graph) else "scan"
+    return "steps" if graph_has_trait(graph, "convolution") else "scan"
 
 
 class Trainer:

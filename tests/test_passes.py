@@ -229,3 +229,24 @@ def test_cli_compile():
     assert res.exit_code == 1 and "unknown pass `nope`" in res.stderr
     res = runner.invoke(app, ["compile", str(RMLP), "-O2", "--emit", "stablehlo"])
     assert res.exit_code == 0 and "stablehlo.while" in res.stdout
+
+
+def test_repeat_to_scan_leaves_convolution_blocks_unrolled_by_default():
+    from catspec.compiler.passes.repeat_to_scan import RepeatToScan
+
+    text = ("model c : Field[x: N, c: 4] -> Field[x: N, c: 4] = "
+            "residual(conv(4, 3) >> relu) ^ 3 >> (dense(4) >> tanh) ^ 2")
+    graph = run_passes(catspec.load(text), "O1")
+    default = run_passes(graph, "repeat-to-scan")
+    # the dense block is scanned, the convolution block is not
+    assert [n.op for n in default.nodes()].count("nn.conv") == 3
+    assert [n.op for n in default.nodes()].count("ctl.scan") == 1
+    everything = graph.copy()
+    assert RepeatToScan(unrolled_traits=frozenset()).apply(everything)
+    assert [n.op for n in everything.nodes()].count("ctl.scan") == 2
+    params = _random_params(graph)
+    x = jax.random.normal(jax.random.key(0), (2, 9, 4))
+    want = Model(graph)(params, x)
+    for g in (default, everything):
+        got = Model(g)(g.params.layout.to_optimized(g.params, params), x)
+        assert max_rel_err(got, want) <= 1e-5

@@ -75,7 +75,7 @@ register(OpDef(
      Arg("stride", "int_or_ints", 1), Arg("padding", "str", "same", PADDINGS),
      Arg("dilation", "int_or_ints", 1), Arg("bias", "bool", True)),
     fixed(1, 1), _conv_infer, _conv_params,
-    traits=frozenset({"pure", "linear"}), main_param="w",
+    traits=frozenset({"pure", "linear", "convolution"}), main_param="w",
     doc="d-D convolution (d from the input rank), channels last, weights [*kernel, in, out].",
 ))
 

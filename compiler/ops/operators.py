@@ -248,7 +248,7 @@ _TRANSFER_ARGS = (
 register(OpDef(
     "op.restrict", "restrict", _TRANSFER_ARGS,
     fixed(1, 1), _restrict_infer, _restrict_params,
-    traits=frozenset({"pure", "linear"}), main_param="w",
+    traits=frozenset({"pure", "linear", "convolution"}), main_param="w",
     doc="Learned restriction to the coarse grid: a stride-2 convolution centred on the even "
         "points, N -> (N+1)//2 per grid axis.",
 ))
@@ -285,7 +285,7 @@ def _prolong_params(a, ins):
 register(OpDef(
     "op.prolong", "prolong", _TRANSFER_ARGS,
     fixed(2, 1), _prolong_infer, _prolong_params,
-    traits=frozenset({"pure", "linear"}), main_param="w",
+    traits=frozenset({"pure", "linear", "convolution"}), main_param="w",
     doc="Learned prolongation (coarse, fine) -> fine grid: a transposed stride-2 stencil "
         "(coarse point j sits on fine point 2j); the second input only gives the grid.",
 ))

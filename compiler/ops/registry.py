@@ -63,7 +63,9 @@ class OpDef:
     raises ``OpTypeError``; ``params(attrs, in_types)`` gives the parameter
     slots an instance owns; ``main_param`` is what reparametrisation clauses
     act on by default. Traits: ``pure``, ``elementwise``, ``structural``,
-    ``commutative``, ``linear``.
+    ``commutative``, ``linear``, ``convolution`` (lowers to an XLA convolution: XLA:CPU
+    runs those inside loops several times slower, which ``repeat-to-scan`` and the
+    training loop take into account).
     """
 
     name: str
@@ -78,6 +80,18 @@ class OpDef:
 
 
 OPS: dict[str, OpDef] = {}  # IR name -> op
+
+
+def graph_has_trait(graph, trait: str) -> bool:
+    """Whether any node of ``graph`` (regions included; for ``ctl.batched`` the op it
+    batches) has ``trait``."""
+    for node in graph.nodes():
+        op = OPS.get(node.attrs.get("op") if node.op == "ctl.batched" else node.op)
+        if op is not None and trait in op.traits:
+            return True
+        if node.region is not None and graph_has_trait(node.region, trait):
+            return True
+    return False
 SURFACE: dict[str, OpDef] = {}  # spec name -> op
 
 
