@@ -13,6 +13,7 @@ if __name__ == "catspec":
     from .backends.jax.model import Model
     from .compiler.ir import Graph, Node, ParamSlot
     from .compiler.ir_text import parse_ir
+    from .compiler.passes import run_passes
     from .compiler.pattern import rewrite
     from .compiler.printer import print_ir
     from .compiler.rewrite import Rewriter
@@ -27,5 +28,5 @@ if __name__ == "catspec":
         "CatspecError", "Graph", "IRVerifyError", "InputError", "LoweringError", "Model", "Node",
         "ParamSlot", "PassError", "SpecError", "TensorType", "compile", "format_module", "load",
         "load_ast", "parse_module",
-        "Rewriter", "from_json", "parse_ir", "print_ir", "rewrite", "to_json",
+        "Rewriter", "from_json", "parse_ir", "print_ir", "rewrite", "run_passes", "to_json",
     ]

@@ -55,9 +55,12 @@ def guarded(fn):
         except InputError as err:
             _debug_trace()
             _fail(f"error: {err}", EXIT_INPUT)
-        except CatspecError as err:
+        except SpecError as err:  # its text starts with the location and `error:`
             _debug_trace()
             _fail(str(err), EXIT_SPEC)
+        except CatspecError as err:
+            _debug_trace()
+            _fail(f"error: {err}", EXIT_SPEC)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as err:  # a bug: say so plainly

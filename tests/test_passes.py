@@ -21,7 +21,7 @@ from catspec.cli import app
 from catspec.compiler.ir import Graph
 from catspec.compiler.passes import PASSES, Pass, PassTiming, register_pass, run_passes
 from catspec.compiler.types import TensorType
-from catspec.errors import PassError
+from catspec.errors import LoweringError, PassError
 from conftest import SPECS, max_rel_err
 from typer.testing import CliRunner
 
@@ -220,13 +220,48 @@ def test_input_graph_untouched_timings_dumps_and_fixed_point():
     assert dumps == ["dce", "dce"]
 
 
+def test_dump_after_a_pass_that_does_not_run_is_refused():
+    graph = _const_graph()
+    with pytest.raises(PassError) as err:
+        run_passes(graph, "O1", dump_after="canonicalise")
+    assert str(err.value) == (
+        "cannot dump after `canonicalise`: no such pass; known passes: batch-parallel, "
+        "canonicalize, cse, dce, fold-constants, fuse-dense, repeat-to-scan, or `all` "
+        "(did you mean `canonicalize`?)")
+    with pytest.raises(PassError) as err:
+        run_passes(graph, "O1", dump_after="repeat-to-scan")
+    assert str(err.value) == ("cannot dump after `repeat-to-scan`: it is not among the passes "
+                              "that run (canonicalize, cse, dce, fold-constants)")
+
+
+def test_model_imports_and_exports_parameters_across_layouts():
+    graph = run_passes(catspec.load(RMLP), "O1")
+    params = _random_params(graph)
+    opt = Model(run_passes(graph, "repeat-to-scan"))
+    stacked = opt.import_params(params)
+    assert set(stacked) == {"scan"} | (set(params) - {f"block_{i}" for i in range(3)})
+    back = opt.export_params(stacked)
+    assert jax.tree.structure(back) == jax.tree.structure(params)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(params)))
+    with pytest.raises(LoweringError) as err:
+        opt.import_params({"dense_0": params["dense_0"]})
+    assert str(err.value) == (
+        "parameter @scan/block_0/dense_0/w of `rmlp` is missing from the given parameters "
+        "(and 3 more): give a tree in the layout of the spec as written (what the unoptimized "
+        "model's init returns)")
+
+
 def test_cli_compile():
     runner = CliRunner()
     res = runner.invoke(app, ["compile", str(RMLP), "-O2", "--time-passes"])
     assert res.exit_code == 0, res.output
     assert "ctl.scan[length=3" in res.stdout and "repeat-to-scan" in res.stderr
     res = runner.invoke(app, ["compile", str(RMLP), "--passes", "nope"])
-    assert res.exit_code == 1 and "unknown pass `nope`" in res.stderr
+    assert res.exit_code == 1 and res.stderr.startswith("error: unknown pass `nope`; ")
+    res = runner.invoke(app, ["compile", str(RMLP), "--dump-after", "repeat-to-scan"])
+    assert res.exit_code == 1 and res.stderr == (
+        "error: cannot dump after `repeat-to-scan`: it is not among the passes that run "
+        "(canonicalize, cse, dce, fold-constants)\n")
     res = runner.invoke(app, ["compile", str(RMLP), "-O2", "--emit", "stablehlo"])
     assert res.exit_code == 0 and "stablehlo.while" in res.stdout
 

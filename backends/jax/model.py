@@ -17,7 +17,7 @@ from ...compiler.dims import bind, evaluate
 from ...compiler.ir import Graph, Node, Wire
 from ...compiler.types import NUMPY_DTYPE, TensorType, bundle_str
 from ...errors import InputError, LoweringError
-from .params import init_params, resolve
+from .params import flatten, init_params, resolve
 from .rules import RULES, LowerCtx
 
 
@@ -75,6 +75,32 @@ class Model:
         if layout is not None:
             return layout.init(self.graph.params, key)
         return init_params(self.graph.params, key)
+
+    def import_params(self, params: dict) -> dict:
+        """Parameters in the layout of the spec as written (``Model(unoptimized).init``, a
+        checkpoint of the unoptimized model) -> this model's layout.
+
+        Passes that stack per-copy slots (``repeat-to-scan``, ``batch-parallel``) record how
+        (``graph.params.layout``); slots a pass removed are dropped. A slot that neither the
+        given tree nor a recorded stacking provides is a ``LoweringError`` naming it.
+        """
+        layout = getattr(self.graph.params, "layout", None)
+        out = layout.to_optimized(self.graph.params, params) if layout is not None else params
+        have = set(flatten(out))
+        missing = [s.path for s in self.graph.params.roots() if s.path not in have]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise LoweringError(
+                f"parameter @{missing[0]} of `{self.graph.name}` is missing from the given "
+                f"parameters{more}: give a tree in the layout of the spec as written "
+                "(what the unoptimized model's init returns)")
+        return out
+
+    def export_params(self, params: dict) -> dict:
+        """This model's parameters -> the layout of the spec as written (the inverse of
+        ``import_params``; slots a pass removed as dead stay missing)."""
+        layout = getattr(self.graph.params, "layout", None)
+        return layout.to_original(params) if layout is not None else params
 
     @property
     def param_count(self) -> int:

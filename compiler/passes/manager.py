@@ -94,6 +94,22 @@ def expand(passes: str | list[str]) -> list[str]:
     return out
 
 
+def _check_dump_after(name: str, entries: list[str]) -> None:
+    """A dump that would never happen is a mistake worth saying (a typo, or a pass that is
+    not in the pipeline), not silence."""
+    from ...errors import did_you_mean
+
+    if name not in PASSES:
+        hint = did_you_mean(name, list(PASSES))
+        raise PassError(f"cannot dump after `{name}`: no such pass; known passes: "
+                        f"{', '.join(sorted(PASSES))}, or `all`" + (f" ({hint})" if hint else ""))
+    running = [n for e in entries for n in e.split("+")]
+    if name not in running:
+        order = ", ".join(dict.fromkeys(running)) or "no passes"
+        raise PassError(f"cannot dump after `{name}`: it is not among the passes that run "
+                        f"({order})")
+
+
 def _count(graph: Graph) -> int:
     return len(graph)
 
@@ -122,6 +138,8 @@ def run_passes(
         PassError: an unknown pass, or a pass that left the IR invalid.
     """
     entries = expand(passes)
+    if dump_after is not None and dump_after != "all":
+        _check_dump_after(dump_after, entries)
     g = graph if in_place else copy_graph(graph)
     layout_of(g.params)  # snapshot the parameter table as written, before any edit
     if dump is None:
