@@ -23,10 +23,11 @@ if __name__ == "catspec":
     from .grammar import parse_module
     from .grammar.formatter import format_module
     from .grammar.loader import load_ast
+    from .runtime.trained import TrainedModel, load_run
 
     __all__ = [
         "CatspecError", "Graph", "IRVerifyError", "InputError", "LoweringError", "Model", "Node",
-        "ParamSlot", "PassError", "SpecError", "TensorType", "compile", "format_module", "load",
-        "load_ast", "parse_module",
+        "ParamSlot", "PassError", "SpecError", "TensorType", "TrainedModel", "compile", "format_module", "load",
+        "load_ast", "load_run", "parse_module",
         "Rewriter", "from_json", "parse_ir", "print_ir", "rewrite", "run_passes", "to_json",
     ]

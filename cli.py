@@ -194,6 +194,15 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed for parameters and random inputs.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the output (.npy).")]
     = None,
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option("--checkpoint", "-c",
+                     help="Trained parameters: a run directory of `catspec train` or its "
+                          "checkpoint.npz (inputs and output in data units)."),
+    ] = None,
+    passes: Annotated[
+        Optional[str], typer.Option("--passes", "-p", help="Passes to compile with (e.g. O2).")
+    ] = None,
 ):
     """Compile a model, run it on inputs (random of its type by default), summarise the output."""
     import jax
@@ -201,9 +210,28 @@ def run(
 
     from .backends.jax.model import Model
 
-    graph = _load_graph(file, model, sets)
-    m = Model(graph)
-    params = m.init(jax.random.key(seed))
+    if checkpoint is not None:
+        from .runtime.trained import checkpoint_path, load_run
+
+        trained = load_run(checkpoint, file, passes=passes, **parse_sets(sets))
+        m, graph = trained.model, trained.model.graph
+        if model is not None and model != graph.name:
+            _fail(f"error: the run in `{checkpoint}` trained model `{graph.name}`, not "
+                  f"`{model}`", EXIT_USAGE)
+        typer.echo(f"parameters: {checkpoint_path(checkpoint)} (after epoch {trained.epoch}; "
+                   "inputs and output in data units)")
+        apply = trained.predict
+    else:
+        graph = _load_graph(file, model, sets)
+        if passes:
+            from .compiler.passes import run_passes
+
+            graph = run_passes(graph, passes)
+        m = Model(graph)
+        params = m.init(jax.random.key(seed))
+
+        def apply(*xs):
+            return m(params, *xs)
     if inputs:
         xs = [_load_array(p) for p in inputs]
     else:
@@ -214,7 +242,7 @@ def run(
                 typer.echo(f"note: free size {sym} set to 32 for random inputs (use --dim {sym}=…)",
                            err=True)
         xs = m.example_inputs(jax.random.key(seed + 1), batch, dim_values)
-    y = m(params, *xs)
+    y = apply(*xs)
     ys = y if isinstance(y, tuple) else (y,)
     typer.echo(f"model {graph.name}: {m.param_count:,} parameters")
     for i, x in enumerate(xs):

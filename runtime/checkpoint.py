@@ -58,13 +58,55 @@ def load(path: Path, params_like: dict, opt_state_like) -> dict:
     Returns a dict with ``params``, ``opt_state``, ``epoch``, ``key``, ``history``,
     ``meta`` and ``norm``. Raises ``InputError`` if the file does not fit the model.
     """
+    arrays = _read(path, "no checkpoint `{path}` to resume from")
+    got = _params_fitting(path, arrays, params_like)
+    leaves, treedef = jax.tree_util.tree_flatten(opt_state_like)
+    opt_leaves = [arrays.get(f"opt/{i}") for i in range(len(leaves))]
+    if any(leaf is None for leaf in opt_leaves) or f"opt/{len(leaves)}" in arrays:
+        raise InputError(f"checkpoint `{path}` holds a different optimizer state")
+    return {
+        "params": got,
+        "opt_state": jax.tree_util.tree_unflatten(
+            treedef, [jax.numpy.asarray(v) for v in opt_leaves]),
+        "epoch": int(arrays["epoch"]),
+        "key": jax.random.wrap_key_data(arrays["key"]),
+        "history": _untext(arrays["history"]),
+        "meta": _untext(arrays["meta"]),
+        "norm": {k[len("norm/"):]: v for k, v in arrays.items() if k.startswith("norm/")},
+    }
+
+
+def read_trained(path: Path, params_like: dict) -> dict:
+    """The trained part of a checkpoint: ``params`` (in the structure of ``params_like``, the
+    layout of the spec as written), ``norm``, ``meta`` and ``epoch``; the optimizer state is
+    not read."""
+    arrays = _read(path, "no checkpoint `{path}`")
+    return {"params": _params_fitting(path, arrays, params_like),
+            "epoch": int(arrays["epoch"]) if "epoch" in arrays else 0,
+            "norm": {k[len("norm/"):]: v for k, v in arrays.items() if k.startswith("norm/")},
+            "meta": _untext(arrays["meta"]) if "meta" in arrays else {}}
+
+
+def read_meta(path: Path) -> dict:
+    """The run's metadata (model, spec, spec parameters, train config) from a checkpoint."""
+    arrays = _read(path, "no checkpoint `{path}`")
+    if "meta" not in arrays:
+        raise InputError(f"checkpoint `{path}` has no run metadata")
+    return _untext(arrays["meta"])
+
+
+def _read(path: Path, missing: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files}
     except FileNotFoundError:
-        raise InputError(f"no checkpoint `{path}` to resume from") from None
+        raise InputError(missing.format(path=path)) from None
     except (ValueError, OSError) as err:
         raise InputError(f"cannot read checkpoint `{path}`: {err}") from None
+
+
+def _params_fitting(path: Path, arrays: dict[str, np.ndarray], params_like: dict) -> dict:
+    """The checkpoint's parameters, checked slot by slot against ``params_like``."""
     want = flatten(params_like)
     got = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
     if set(want) != set(got):
@@ -76,17 +118,4 @@ def load(path: Path, params_like: dict, opt_state_like) -> dict:
         if tuple(np.shape(v)) != got[k].shape:
             raise InputError(f"checkpoint `{path}`: @{k} has shape {got[k].shape}, the model "
                              f"wants {tuple(np.shape(v))}")
-    leaves, treedef = jax.tree_util.tree_flatten(opt_state_like)
-    opt_leaves = [arrays.get(f"opt/{i}") for i in range(len(leaves))]
-    if any(leaf is None for leaf in opt_leaves) or f"opt/{len(leaves)}" in arrays:
-        raise InputError(f"checkpoint `{path}` holds a different optimizer state")
-    return {
-        "params": nest({k: jax.numpy.asarray(v) for k, v in got.items()}),
-        "opt_state": jax.tree_util.tree_unflatten(
-            treedef, [jax.numpy.asarray(v) for v in opt_leaves]),
-        "epoch": int(arrays["epoch"]),
-        "key": jax.random.wrap_key_data(arrays["key"]),
-        "history": _untext(arrays["history"]),
-        "meta": _untext(arrays["meta"]),
-        "norm": {k[len("norm/"):]: v for k, v in arrays.items() if k.startswith("norm/")},
-    }
+    return nest({k: jax.numpy.asarray(v) for k, v in got.items()})

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from catspec.backends.jax.params import flatten
 from catspec.cli import app
-from catspec.errors import SpecError
+from catspec.errors import InputError, SpecError
 from catspec.runtime import checkpoint as ckpt
 from catspec.runtime.config import Record
 from catspec.runtime.train import Trainer, fit, prepare
+from catspec.runtime.trained import load_run
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -236,3 +237,33 @@ def test_interpolation_between_nested_grids():
     w = linear_matrix(4, 8, periodic=True)
     assert np.allclose(w[::2], np.eye(4)) and np.allclose(w[7], [0.5, 0, 0, 0.5])
     assert rel_l2(np.ones((2, 3)), 2 * np.ones((2, 3))) == 0.5
+
+
+def test_trained_model_from_a_run_predicts_in_data_units_at_any_optimization(tmp_path):
+    spec = write_spec(tmp_path, first="dense(width) >> (dense(width) >> tanh) ^ 3")
+    job = prepare(spec, epochs=2)
+    result = fit(job, tmp_path / "run", log=lambda s: None, progress=False)
+    x = job.data.x_test[0]
+    want = np.asarray(result.trainer.predict(result.params, result.trainer.test_x))
+    run = load_run(tmp_path / "run", spec)
+    assert run.epoch == 2 and run.meta["model"] == "tiny"
+    np.testing.assert_allclose(run.predict(x), want, rtol=1e-5, atol=1e-6)
+    scanned = load_run(tmp_path / "run" / "checkpoint.npz", spec, passes="O2")
+    assert [n.op for n in scanned.model.graph.nodes()].count("ctl.scan") == 1
+    np.testing.assert_allclose(scanned.predict(x), want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError) as err:
+        load_run(tmp_path / "run", spec, width=4)
+    assert str(err.value) == (f"checkpoint `{tmp_path / 'run' / 'checkpoint.npz'}`: "
+                              "@dense_0/b has shape (8,), the model wants (4,)")
+    # the CLI: `catspec run FILE --checkpoint RUN -i x.npy -o y.npy`, here through -O2
+    np.save(tmp_path / "x.npy", x)
+    res = runner.invoke(app, ["run", str(spec), "--checkpoint", str(tmp_path / "run"),
+                              "-i", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"),
+                              "--passes", "O2"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[0] == (
+        f"parameters: {tmp_path / 'run' / 'checkpoint.npz'} (after epoch 2; inputs and output "
+        "in data units)")
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, rtol=1e-5, atol=1e-6)
+    res = runner.invoke(app, ["run", str(spec), "--checkpoint", str(tmp_path / "nope")])
+    assert res.exit_code == 3 and res.stderr == f"error: no checkpoint `{tmp_path / 'nope'}`\n"
