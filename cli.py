@@ -355,7 +355,8 @@ def train(
     at = f" at resolution {grid}" if grid else ""
     typer.echo(f"test relative L2{at}: {summary['test_rel_l2']:.6f}")
     if "eval_test_rel_l2" in summary:
-        line = f"test relative L2 at resolution {res}: {summary['eval_test_rel_l2']:.6f}"
+        fine = "x".join([str(res)] * (len(grid.split("x")) if grid else 1))  # 141 -> 141x141
+        line = f"test relative L2 at resolution {fine}: {summary['eval_test_rel_l2']:.6f}"
         if summary.get("eval_baseline_rel_l2") is not None:
             line += (f" (interpolation baseline, {summary['eval_baseline']}: "
                      f"{summary['eval_baseline_rel_l2']:.6f})")
