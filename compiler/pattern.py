@@ -1,5 +1,8 @@
 """Pattern rewriting: find chains of ops and replace each by another chain or by Python.
 
+Patterns with ``@``, ``+`` or ``residual`` are DAGs; ``pattern_graph`` builds and matches
+those, and this module dispatches to it.
+
     rewrite(graph, "dense(out) >> relu", "dense(out) >> gelu")      # -> number of rewrites
     rewrite(graph, "relu >> relu", "relu")                          # relu is idempotent
     rewrite(graph, [("dense", {"bias": False})], lambda rw, m: ...)  # built in Python
@@ -30,6 +33,7 @@ from typing import Any
 from ..errors import IRVerifyError, SpecError
 from ..grammar import ast as A
 from .ir import Graph, Node, Wire
+from .pattern_graph import PatternGraph, build_replacement, compile_graph_pattern, match_graph_at
 from .rewrite import Rewriter, resolve_op
 from .select import op_matches
 
@@ -95,15 +99,39 @@ def _arg_names(op: str, n: int) -> list[str]:
     return names[:n]
 
 
-def compile_pattern(pattern) -> list[OpPattern]:
-    """A spec string, or a list of ``OpPattern`` / op names / ``(op, attrs)``, as a chain."""
-    if isinstance(pattern, str):
-        from ..grammar.parser import parse_expr
+def _is_chain(e: A.Expr) -> bool:
+    """Whether ``e`` is ``op >> op >> …`` of plain op calls (the chain matcher's case)."""
+    for part in _chain(e):
+        if isinstance(part, A.Name):
+            name = part.id
+        elif isinstance(part, A.Call) and isinstance(part.func, A.Name):
+            name = part.func.id
+        else:
+            return False
+        if name in ("id", "residual"):
+            return False
+    return True
 
-        try:
-            parsed = parse_expr(pattern, "<pattern>")
-        except SpecError as err:
-            raise IRVerifyError(f"bad pattern `{pattern}`: {err.message}") from None
+
+def _parse(text: str, what: str) -> A.Expr:
+    from ..grammar.parser import parse_expr
+
+    try:
+        return parse_expr(text, f"<{what}>")
+    except SpecError as err:
+        raise IRVerifyError(f"bad {what} `{text}`: {err.message}") from None
+
+
+def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
+    """A spec string, or a list of ``OpPattern`` / op names / ``(op, attrs)``: a chain, or a
+    ``PatternGraph`` when the string uses ``@``, ``+`` or ``residual`` (see
+    ``pattern_graph``)."""
+    if isinstance(pattern, PatternGraph):
+        return pattern
+    if isinstance(pattern, str):
+        parsed = _parse(pattern, "pattern")
+        if not _is_chain(parsed):
+            return compile_graph_pattern(parsed, pattern, _literal, _arg_names)
         out = []
         for e in _chain(parsed):
             op, args, kwargs = _call_parts(e)
@@ -169,10 +197,22 @@ def match_at(graph: Graph, start: Node, chain: list[OpPattern]) -> Match | None:
     return Match(nodes, bindings, graph.inputs_of(nodes[0].id), (nodes[-1].id, 0))
 
 
+def _graph_node_ok(n: Node, p, bindings: dict) -> bool:
+    return _node_matches(n, OpPattern(p.op, p.attrs, p.where), bindings)
+
+
+def _match(graph: Graph, node: Node, compiled) -> Match | None:
+    if isinstance(compiled, PatternGraph):
+        found = match_graph_at(graph, node, compiled, _graph_node_ok)
+        return None if found is None else Match(*found)
+    return match_at(graph, node, compiled)
+
+
 def find(graph: Graph, pattern) -> list[Match]:
-    """Every match of ``pattern``, in topological order of their first node (may overlap)."""
-    chain = compile_pattern(pattern)
-    return [m for n in graph.topological() if (m := match_at(graph, n, chain)) is not None]
+    """Every match of ``pattern``, in topological order of their first node (chains) or of
+    their output node (graph patterns); matches may overlap."""
+    compiled = compile_pattern(pattern)
+    return [m for n in graph.topological() if (m := _match(graph, n, compiled)) is not None]
 
 
 # -- rewriting ---------------------------------------------------------------------------
@@ -213,7 +253,10 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
     One sweep in topological order; run it again (or in a pass) for a fixed point.
     Raises ``IRVerifyError`` when a replacement does not fit the graph.
     """
-    chain = compile_pattern(pattern)
+    compiled = compile_pattern(pattern)
+    if isinstance(replacement, str) and isinstance(compiled, PatternGraph):
+        parsed = _parse(replacement, "replacement")
+        replacement = _GraphReplacement(replacement, parsed)
     count = 0
     with Rewriter(graph) as rw:
         for start in graph.topological():
@@ -221,7 +264,7 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
                 break
             if start.id not in graph.g:
                 continue
-            match = match_at(graph, start, chain)
+            match = _match(graph, start, compiled)
             if match is None:
                 continue
             # One match is one atomic edit: a replacement that does not fit leaves no trace.
@@ -229,6 +272,18 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
                           lambda m=match: _apply(rw, m, replacement)):
                 count += 1
     return count
+
+
+@dataclass
+class _GraphReplacement:
+    """A replacement spec for a graph pattern, built on the matched boundary wires."""
+
+    text: str
+    parsed: A.Expr
+
+    def __call__(self, rw: Rewriter, match: Match) -> Wire:
+        return build_replacement(rw, self.parsed, match.nodes, match.bindings, match.inputs,
+                                 self.text, _arg_names)
 
 
 def _apply(rw: Rewriter, match: Match, replacement) -> bool:
@@ -242,8 +297,21 @@ def _apply(rw: Rewriter, match: Match, replacement) -> bool:
         out = _build(rw, match, replacement)
     if out != match.output:
         rw.replace_uses(match.output, out)
-        for node in reversed(match.nodes):  # those the replacement no longer reads
-            if node.id in graph.g and not any(
-                    graph.users_of((node.id, p)) for p in range(len(node.out_types))):
-                rw.remove(node)
+        # Remove what the replacement no longer reads: the matched nodes and the copy/id
+        # nodes between them (graph patterns look through those), until nothing changes.
+        candidates = list(reversed(match.nodes))
+        for node in match.nodes:
+            for w in graph.inputs_of(node.id) if node.id in graph.g else []:
+                while graph.node(w[0]).op in ("struct.copy", "struct.id"):
+                    candidates.append(graph.node(w[0]))
+                    w = graph.inputs_of(w[0])[0 if graph.node(w[0]).op == "struct.copy"
+                                                else w[1]]
+        changed = True
+        while changed:
+            changed = False
+            for node in candidates:
+                if node.id in graph.g and not any(
+                        graph.users_of((node.id, p)) for p in range(len(node.out_types))):
+                    rw.remove(node)
+                    changed = True
     return True

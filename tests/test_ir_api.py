@@ -190,6 +190,82 @@ def test_pattern_rewrite_that_breaks_types_is_refused(graph):
     assert catspec.to_json(graph) == before
 
 
+# -- graph patterns (`@`, `+`, `residual`) -------------------------------------------------
+RMLP_SPEC = ROOT / "tests" / "golden" / "repeat-to-scan" / "residual_mlp.cat"
+
+
+def test_graph_pattern_matches_raw_and_canonical_graphs_and_keeps_the_first_weights():
+    text = "model m : Tensor[4] -> Tensor[3] = dense(3) + dense(3) >> relu"
+    for g in (catspec.load(text), run_passes(catspec.load(text), "O1")):  # with/without copy
+        (m,) = find(g, "dense(k) + dense(k)")
+        assert [n.name for n in m.nodes] == ["dense_0", "dense_1", "add_0"]
+        assert m.bindings == {"k": 3} and m.inputs == [(0, 0)]
+        assert catspec.rewrite(g, "dense(k) + dense(k)", "dense(k)") == 1
+        assert [n.op for n in g.nodes()] == ["io.input", "nn.dense", "act.relu", "io.output"]
+        assert g.node_by_name("dense_0").params == {"w": "dense_0/w", "b": "dense_0/b"}
+        assert [s.path for s in g.params] == ["dense_0/w", "dense_0/b"]
+
+
+def test_residual_pattern_removes_the_skips_and_computes_the_plain_stack():
+    g = catspec.load(RMLP_SPEC)
+    pattern = "residual(dense(d) >> relu >> dense(d))"
+    assert [[n.name for n in m.nodes] for m in find(g, pattern)][0] == [
+        "block_0/dense_0", "block_0/relu_0", "block_0/dense_1", "block_0/add_0"]
+    assert len(find(run_passes(g, "O1"), pattern)) == 3
+    assert catspec.rewrite(g, pattern, "dense(d) >> relu >> dense(d)") == 3
+    assert not g.select(op="struct.*")
+    model = catspec.compile(g)
+    p, x = _random_params(model), jax.random.normal(jax.random.key(3), (2, 8))
+    h = x
+    for i in range(3):
+        h = _dense(p["block_" + str(i)], "dense_1",
+                   jax.nn.relu(_dense(p["block_" + str(i)], "dense_0", h)))
+    assert max_rel_err(model(p, x), _dense(p, "dense_0", h)) <= 1e-5
+
+
+def test_graph_pattern_commutes_adds_and_takes_several_inputs():
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = relu + dense(4)")
+    assert len(find(g, "dense(4) + relu")) == 1 and not find(g, "dense(5) + relu")
+    two = catspec.load("model m : (Tensor[4], Tensor[4]) -> Tensor[4] = (relu @ relu) >> add")
+    assert catspec.rewrite(two, "(relu @ relu) >> add", "add >> relu") == 1  # relu(a)+relu(b)
+    assert [(n.op, n.name) for n in two.nodes()][2:4] == [("struct.add", "add_0"),
+                                                          ("act.relu", "relu_0")]
+    assert two.inputs_of(two.node_by_name("add_0").id) == [(0, 0), (1, 0)]
+
+
+def test_graph_pattern_is_not_taken_when_an_inner_value_is_read_outside():
+    g = catspec.load("model m : Tensor[4] -> Tensor[3] = dense(3) + dense(3) >> relu")
+    g.rewriter().add("tanh", ["dense_1"])  # an extra reader of dense_1's output
+    assert find(g, "dense(k) + dense(k)") == []
+
+
+def test_graph_pattern_built_in_python_with_a_predicate():
+    from catspec.compiler.pattern_graph import PatternGraph, PNode
+
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = relu + dense(4)")
+    pg = PatternGraph(1, [PNode("relu", {}, [("in", 0)]),
+                          PNode("_", {}, [("in", 0)], where=lambda n: n.params != {}),
+                          PNode("add", {}, [("node", 0, 0), ("node", 1, 0)], commutative=True)],
+                      output=("node", 2, 0))
+    assert [[n.name for n in m.nodes] for m in find(g, pg)] == [["relu_0", "dense_0", "add_0"]]
+
+
+@pytest.mark.parametrize("pattern, message", [
+    ("relu @ relu", "a pattern must have one output; this one has 2"),
+    ("id", "a pattern must end in an op (this one is only wiring)"),
+    ("residual(relu @ relu)", "`residual` takes one block with one input and one output; "
+                              "`relu @ relu` is 2 -> 2"),
+    ("(relu @ relu) >> relu", "`relu` takes 1 input(s) but gets 2 in `(relu @ relu) >> relu`"),
+    ("relu + (relu @ relu)", "the terms of `+` must take the same inputs; `relu @ relu` "
+                             "takes 2, not 1"),
+])
+def test_graph_pattern_errors(pattern, message):
+    g = catspec.load(RMLP_SPEC)
+    with pytest.raises(IRVerifyError) as err:
+        find(g, pattern)
+    assert str(err.value) == message
+
+
 # -- JSON, text, DOT -----------------------------------------------------------------------
 SHIPPED = sorted(p.name for p in SPECS.glob("*.cat"))
 
