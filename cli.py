@@ -355,6 +355,13 @@ def train(
     at = f" at resolution {grid}" if grid else ""
     typer.echo(f"test relative L2{at}: {summary['test_rel_l2']:.6f}")
     if "eval_test_rel_l2" in summary:
+        from .compiler.ops.registry import graph_has_trait
+
+        if graph_has_trait(job.model.graph, "convolution"):
+            typer.echo(f"note: `{name}` has grid-cell stencils (conv, restrict, prolong), which "
+                       "see a smaller region on a finer grid: it is not discretisation-"
+                       "invariant, so expect a larger error away from the training grid "
+                       "(docs/OPERATORS.md)", err=True)
         fine = "x".join([str(res)] * (len(grid.split("x")) if grid else 1))  # 141 -> 141x141
         line = f"test relative L2 at resolution {fine}: {summary['eval_test_rel_l2']:.6f}"
         if summary.get("eval_baseline_rel_l2") is not None:

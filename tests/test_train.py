@@ -201,6 +201,7 @@ def test_cli_train_generated_data_and_eval_resolution(tmp_path):
     line = next(x for x in result.stdout.splitlines() if "at resolution 32: " in x)
     assert re.fullmatch(r"test relative L2 at resolution 32: \d+\.\d{6} \(interpolation "
                         r"baseline, the 16 prediction, periodic linear: \d+\.\d{6}\)", line)
+    assert result.stderr == ""  # no stencil note for a pointwise model
     final = json.loads((tmp_path / "r" / "metrics.json").read_text())["final"]
     assert final["eval_resolution"] == 32
     assert final["eval_baseline"] == "the 16 prediction, periodic linear"
@@ -267,3 +268,18 @@ def test_trained_model_from_a_run_predicts_in_data_units_at_any_optimization(tmp
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, rtol=1e-5, atol=1e-6)
     res = runner.invoke(app, ["run", str(spec), "--checkpoint", str(tmp_path / "nope")])
     assert res.exit_code == 3 and res.stderr == f"error: no checkpoint `{tmp_path / 'nope'}`\n"
+
+
+def test_cli_train_eval_resolution_notes_grid_cell_stencils(tmp_path):
+    spec = tmp_path / "c.cat"
+    spec.write_text(
+        "model c : Field[x: N, c: 1] -> Field[x: N, c: 1] = conv(4, 3) >> gelu >> dense(1)\n"
+        "train {\n    data = burgers(n_train=8, n_test=4, resolution=16, solve_resolution=64)\n"
+        "    epochs = 1\n    batch_size = 4\n}\n")
+    result = runner.invoke(app, ["train", str(spec), "--run-dir", str(tmp_path / "r"),
+                                 "--eval-resolution", "32", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "note: `c` has grid-cell stencils (conv, restrict, prolong), which see a smaller "
+        "region on a finer grid: it is not discretisation-invariant, so expect a larger error "
+        "away from the training grid (docs/OPERATORS.md)\n")
