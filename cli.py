@@ -328,12 +328,19 @@ def train(
         Optional[Path], typer.Option("--data", help="Train on this .npz instead of `data = …`.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    passes: Annotated[
+        Optional[str],
+        typer.Option("--passes", "-p",
+                     help="Optimize the graph before training (e.g. O2); checkpoints keep the "
+                          "spec's parameter layout."),
+    ] = None,
 ):
     """Train a model as its spec's `train` section says; print metrics and the test error."""
     from .runtime import checkpoint
     from .runtime.train import fit, finish, latest_run_dir, new_run_dir, prepare
 
-    job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data)
+    job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
+                  passes=passes)
     name = job.meta["model"]
     if run_dir is None:
         run_dir = latest_run_dir(name) if resume else new_run_dir(name)

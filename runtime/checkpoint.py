@@ -87,9 +87,9 @@ def read_trained(path: Path, params_like: dict) -> dict:
             "meta": _untext(arrays["meta"]) if "meta" in arrays else {}}
 
 
-def read_meta(path: Path) -> dict:
+def read_meta(path: Path, missing: str = "no checkpoint `{path}`") -> dict:
     """The run's metadata (model, spec, spec parameters, train config) from a checkpoint."""
-    arrays = _read(path, "no checkpoint `{path}`")
+    arrays = _read(path, missing)
     if "meta" not in arrays:
         raise InputError(f"checkpoint `{path}` has no run metadata")
     return _untext(arrays["meta"])

@@ -59,10 +59,15 @@ class Job:
 
 def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | None = None,
             *, epochs: int | None = None, seed: int | None = None,
-            data: Path | None = None) -> Job:
+            data: Path | None = None, passes: str | None = None) -> Job:
     """Elaborate the spec, read its train section, load and fit the data.
 
     ``epochs``, ``seed`` and ``data`` (an .npz path) override the train section.
+    ``passes`` optimizes the graph first (``"O2"``: repeat-to-scan). The model then starts
+    from the same initial values as the unoptimized one, and checkpoints keep the
+    parameters in the layout of the spec as written, so ``load_run`` and an unoptimized
+    model read them; resuming needs the same passes (the optimizer state is laid out
+    like the optimized parameters).
     """
     spec = Path(spec)
     module = load_module(spec)
@@ -76,6 +81,10 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
         cfg.seed = seed
     graph = elaborate(module, item.name, overrides or {})
     graph.verify()
+    if passes:
+        from ..compiler.passes import run_passes
+
+        graph = run_passes(graph, passes)
     model = Model(graph)
     if len(model.output_types) != 1:
         raise SpecError(f"`catspec train` needs a model with one output; `{item.name}` has "
@@ -93,7 +102,7 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
     ds = fit_to_model(ds, model.input_types, model.output_types[0])
     norm = fit_normalizer(ds, model.input_types, model.output_types[0], cfg.normalize)
     meta = {"model": item.name, "spec": str(spec), "spec_params": params,
-            "config": cfg.describe(), "data": ds.source}
+            "config": cfg.describe(), "data": ds.source, "passes": passes or ""}
     return Job(model, cfg, ds, norm, spec, params, meta)
 
 
@@ -283,7 +292,8 @@ def _comparable(meta: dict) -> dict:
     cfg = dict(meta.get("config", {}))
     cfg.pop("epochs", None)  # a resume may extend the run
     cfg.pop("eval_resolution", None)
-    return {"model": meta.get("model"), "spec_params": meta.get("spec_params"), "config": cfg}
+    return {"model": meta.get("model"), "spec_params": meta.get("spec_params"), "config": cfg,
+            "passes": meta.get("passes", "")}
 
 
 @dataclass
@@ -310,12 +320,22 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
     history: list[dict] = []
     start = 0
     path = run_dir / ckpt.CHECKPOINT
+    model = job.model
     if resume:
-        state = ckpt.load(path, params, opt_state)
-        if _comparable(state["meta"]) != _comparable(job.meta):
+        # The run's settings first: a checkpoint of another setup fails to load with a less
+        # helpful message.
+        was = _comparable(ckpt.read_meta(path, "no checkpoint `{path}` to resume from"))
+        now = _comparable(job.meta)
+        if was["passes"] != now["passes"]:
+            raise InputError(f"the run in `{run_dir}` was trained with passes "
+                             f"`{was['passes'] or 'none'}`, not `{now['passes'] or 'none'}`; "
+                             "resume it with the same --passes")
+        if was != now:
             raise InputError(f"the run in `{run_dir}` was made with a different spec or train "
                              "section; start a new run instead of --resume")
-        params, opt_state, history = state["params"], state["opt_state"], state["history"]
+        state = ckpt.load(path, model.export_params(params), opt_state)
+        params, opt_state, history = (model.import_params(state["params"]), state["opt_state"],
+                                      state["history"])
         start, k_data = state["epoch"], state["key"]
         log(f"resuming {run_dir} after epoch {start}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -336,7 +356,8 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
                  "seconds": round(seconds, 4),
                  "samples_per_s": round(trainer.steps * trainer.batch / max(seconds, 1e-9), 1)}
             history.append(m)
-            ckpt.save(path, params=params, opt_state=opt_state, epoch=epoch, key=k_data,
+            ckpt.save(path, params=model.export_params(params), opt_state=opt_state,
+                      epoch=epoch, key=k_data,
                       history=history, meta=meta, norm=norm)
             bar.update(epoch, m)
             log(f"epoch {epoch}/{cfg.epochs}  loss {loss:.4e}  train rel-L2 {rel:.4e}  "

@@ -283,3 +283,34 @@ def test_cli_train_eval_resolution_notes_grid_cell_stencils(tmp_path):
         "note: `c` has grid-cell stencils (conv, restrict, prolong), which see a smaller "
         "region on a finer grid: it is not discretisation-invariant, so expect a larger error "
         "away from the training grid (docs/OPERATORS.md)\n")
+
+
+def test_training_through_passes_resumes_and_keeps_the_spec_layout_in_checkpoints(tmp_path):
+    spec = write_spec(tmp_path, first="dense(width) >> (dense(width) >> tanh) ^ 3")
+    quiet = {"log": lambda s: None, "progress": False}
+    job = prepare(spec, passes="O2")
+    assert [n.op for n in job.model.graph.nodes()].count("ctl.scan") == 1
+    full = fit(job, tmp_path / "full", **quiet)
+    plain = fit(prepare(spec), tmp_path / "plain", **quiet)  # same start, same function
+    np.testing.assert_allclose([m["train_loss"] for m in full.history],
+                               [m["train_loss"] for m in plain.history], rtol=1e-4)
+
+    def interrupt(epoch, metrics):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(prepare(spec, passes="O2"), tmp_path / "cut", on_epoch=interrupt, **quiet)
+    with pytest.raises(InputError) as err:
+        fit(prepare(spec), tmp_path / "cut", resume=True, **quiet)
+    assert str(err.value) == (f"the run in `{tmp_path / 'cut'}` was trained with passes `O2`, "
+                              "not `none`; resume it with the same --passes")
+    resumed = fit(prepare(spec, passes="O2"), tmp_path / "cut", resume=True, **quiet)
+    assert trajectory(resumed.history) == trajectory(full.history)
+    # the checkpoint is in the spec's layout: the unoptimized model reads it as it is
+    saved = np.load(tmp_path / "full" / ckpt.CHECKPOINT)
+    assert any(k.startswith("params/dense_1/") for k in saved.files)
+    assert not any(k.startswith("params/scan/") for k in saved.files)
+    run = load_run(tmp_path / "full", spec)
+    want = full.trainer.predict(full.params, full.trainer.test_x)
+    np.testing.assert_allclose(run.predict(job.data.x_test[0]), want, rtol=1e-5, atol=1e-6)
