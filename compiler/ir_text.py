@@ -160,6 +160,15 @@ def _value(t: _Tokens) -> Any:
                 t.expect(",")
             items.append(_value(t))
         return tuple(items)
+    if t.accept("{"):
+        entries: dict[str, Any] = {}
+        while not t.accept("}"):
+            if entries:
+                t.expect(",")
+            key = t.next()
+            t.expect("=")
+            entries[key] = _value(t)
+        return entries
     neg = t.accept("-")
     kind, tok = t.kind(), t.next()
     if kind == "num":
@@ -201,6 +210,7 @@ def _slot_map(t: _Tokens, open_: str, close: str) -> dict[str, str]:
     return out
 
 
+_STACKING = ("ctl.scan", "ctl.batched")  # ops whose slots a pass stacked
 _LOC = re.compile(r"^(.*):(\d+):(\d+)$")
 _REPEAT = re.compile(r"^\^(\d+\.\d+(?:/\d+\.\d+)*)$")
 
@@ -233,6 +243,8 @@ class _Parser:
         self._skip_blank()
         slots = self._params() if self.i < len(self.lines) else None
         self._fill_params(graph, slots)
+        if self.i < len(self.lines):
+            self._layout(graph)
         return graph
 
     def _skip_blank(self):
@@ -249,7 +261,10 @@ class _Parser:
         t = self._line()
         if t.next() != "graph":
             t.fail("expected `graph name(...) -> ... {`")
-        graph = Graph(t.next(), table)
+        name = t.next()
+        while t.accept("/"):  # a region is named after its owner: `deep/scan`
+            name += "/" + t.next()
+        graph = Graph(name, table)
         t.expect("(")
         inputs = []
         while not t.accept(")"):
@@ -352,13 +367,22 @@ class _Parser:
         t = self._line()
         if t.peek() != "parameters":
             t.fail("expected `parameters:` or the end of the text")
+        return self._slot_rows()
+
+    def _slot_rows(self) -> dict[str, ParamSlot]:
+        """Slot rows up to the end of the text or the `layout:` line."""
         slots: dict[str, ParamSlot] = {}
         while self.i < len(self.lines):
             text = self.lines[self.i]
+            if text.strip() in ("layout:",) or text.startswith("stack "):
+                break
             self.i += 1
             if not text.strip() or text.startswith("total:"):
                 continue
-            fields = text.split("  ")
+            fields = [f for f in text.split("  ") if f.strip()]
+            if len(fields) < 3:
+                _Tokens(text, self.i).fail("expected `@path  dtype[shape]  trained|frozen  "
+                                           "init=…` or `@path  dtype[shape]  = kind(…)`")
             t = _Tokens(fields[0] + " " + fields[1], self.i)
             path = t.next()[1:]
             shape = _type(t)
@@ -386,12 +410,52 @@ class _Parser:
             slots[path] = slot
         return slots
 
+    def _layout(self, graph: Graph) -> None:
+        """``layout:``: the table as written, then ``stack @new = [@old, …]`` lines."""
+        from .ir import ParamTable
+        from .passes.layout import ParamLayout
+
+        self._skip_blank()
+        t = self._line()
+        if t.peek() != "layout":
+            t.fail("expected `layout:` or the end of the text")
+        original = ParamTable()
+        for slot in self._slot_rows().values():
+            original.add(slot)
+        stacks = []
+        while self.i < len(self.lines):
+            text = self.lines[self.i]
+            self.i += 1
+            if not text.strip():
+                continue
+            t = _Tokens(text, self.i)
+            if t.next() != "stack" or t.kind() != "slot":
+                t.fail("expected `stack @path = [@path, …]`")
+            new = t.next()[1:]
+            t.expect("=")
+            t.expect("[")
+            olds = []
+            while not t.accept("]"):
+                if olds:
+                    t.expect(",")
+                if t.kind() != "slot":
+                    t.fail("expected a slot `@path`")
+                olds.append(t.next()[1:])
+            stacks.append((new, tuple(olds)))
+        graph.params.layout = ParamLayout(original, stacks)
+
     def _fill_params(self, graph: Graph, slots: dict[str, ParamSlot] | None) -> None:
         table = graph.params
         if slots is not None:
             for slot in slots.values():
                 table.add(slot)
             return
+        for _, node, _params in self.pending:
+            if node.op in _STACKING:
+                raise IRVerifyError(
+                    f"IR text: `{node.name}` ({node.op}) reads stacked parameter slots, which "
+                    "only a parameter table can describe; parse the output of `print_ir`, "
+                    "which has the `parameters:` table")
         for g, node, params in self.pending:
             op = OPS.get(node.op)
             if op is None or not params:
@@ -402,6 +466,14 @@ class _Parser:
                 if path not in table and spec is not None:
                     table.add(ParamSlot(path, spec.shape, spec.dtype, spec.init,
                                         dict(spec.init_args)))
+        for _, node, params in self.pending:
+            for path in params.values():
+                if path not in table:
+                    raise IRVerifyError(
+                        f"IR text: slot @{path} of `{node.name}` is not in a parameter table "
+                        "and its op cannot infer it (a stacked or derived slot, made by a pass "
+                        "or a reparametrisation); parse the output of `print_ir`, which has "
+                        "the `parameters:` table")
 
 
 def parse_ir(text: str, verify: bool = True) -> Graph:

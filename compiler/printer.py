@@ -27,6 +27,8 @@ def format_attr(value) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(format_attr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={format_attr(v)}" for k, v in value.items()) + "}"
     if value is None:
         return "none"
     return repr(value)
@@ -101,26 +103,48 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
     return "\n".join(lines)
 
 
+def _slot_kind(slot) -> str:
+    if slot.derive is not None:
+        return f"= {slot.derive.kind}{format_attrs(slot.derive.attrs)}(" + ", ".join(
+            f"{k}=@{v}" for k, v in slot.derive.inputs.items()) + ")"
+    kind = ("trained" if slot.trainable else "frozen") + f"  init={slot.init}"
+    if slot.init_args:
+        kind += "(" + ", ".join(f"{k}={format_attr(v)}" for k, v in slot.init_args.items()) + ")"
+    return kind
+
+
+def _slot_row(slot) -> tuple[str, str, str]:
+    return f"@{slot.path}", f"{slot.dtype}[" + ",".join(str(s) for s in slot.shape) + "]", \
+        _slot_kind(slot)
+
+
+def print_layout(graph: Graph) -> str:
+    """The ``layout:`` section: the parameter table as the spec wrote it, and each stacking a
+    pass made (empty when the parameters are still as written)."""
+    layout = getattr(graph.params, "layout", None)
+    if layout is None:
+        return ""
+    if not layout.stacks and [s.path for s in layout.original] == [s.path for s in graph.params]:
+        return ""
+    rows = ["  ".join(_slot_row(s)) for s in layout.original]
+    rows += [f"stack @{new} = [" + ", ".join(f"@{o}" for o in olds) + "]"
+             for new, olds in layout.stacks]
+    return "\n".join(rows)
+
+
 def print_params(graph: Graph) -> str:
     """A table of parameter slots: root slots with shape, init and whether trained."""
     rows = []
     used = graph.slots_used()
     for slot in graph.params:
-        if slot.derive is not None:
-            kind = f"= {slot.derive.kind}{format_attrs(slot.derive.attrs)}(" + ", ".join(
-                f"{k}=@{v}" for k, v in slot.derive.inputs.items()) + ")"
-        else:
-            kind = ("trained" if slot.trainable else "frozen") + f"  init={slot.init}"
-            if slot.init_args:
-                kind += "(" + ", ".join(f"{k}={format_attr(v)}"
-                                        for k, v in slot.init_args.items()) + ")"
         readers = used.get(slot.path, []) if slot.derive is None else graph.slot_readers(slot.path)
         users = sorted({n.name for n in readers if n.name})
-        shape = "[" + ",".join(str(s) for s in slot.shape) + "]"
-        rows.append((f"@{slot.path}", f"{slot.dtype}{shape}", kind, ", ".join(users)))
+        rows.append((*_slot_row(slot), ", ".join(users)))
     return "\n".join("  ".join(r).rstrip() for r in rows)
 
 
 def print_ir(graph: Graph) -> str:
     """The full text form: the graph, then its parameter table (what ``parse_ir`` reads)."""
-    return print_graph(graph) + "\n\nparameters:\n" + print_params(graph) + "\n"
+    text = print_graph(graph) + "\n\nparameters:\n" + print_params(graph) + "\n"
+    layout = print_layout(graph)
+    return text + ("\nlayout:\n" + layout + "\n" if layout else "")

@@ -5,7 +5,12 @@
                "spec_params": {...},
                "nodes": [{"id", "op", "name", "attrs", "out_types", "inputs": [[id, port]],
                           "params", "span", "meta", "region"}]},
-     "params": [{"path", "shape", "dtype", "init", "init_args", "trainable", "derive"}]}
+     "params": [{"path", "shape", "dtype", "init", "init_args", "trainable", "derive"}],
+     "layout": {"original": [slots as in "params"], "stacks": [[new, [old, …]]]}}
+
+``layout`` is there for graphs that went through passes (``graph.params.layout``): the
+table as the spec wrote it and each stacking, so ``Model.init``/``import_params`` of the
+read graph behave as on the original.
 
 Types are written in the text form (``f32[N,64]``, ``f32{x:N,c:2}``) and read
 back with ``ir_text.parse_type``. JSON arrays read back as tuples (the IR keeps
@@ -70,18 +75,25 @@ def _graph(graph: Graph) -> dict:
     }
 
 
+def _slot_json(s: ParamSlot) -> dict:
+    return {
+        "path": s.path, "shape": list(s.shape), "dtype": s.dtype, "init": s.init,
+        "init_args": _plain(s.init_args), "trainable": s.trainable,
+        "derive": None if s.derive is None else {
+            "kind": s.derive.kind, "inputs": dict(s.derive.inputs),
+            "attrs": _plain(s.derive.attrs)},
+    }
+
+
 def to_json(graph: Graph) -> dict:
     """A JSON-ready dict holding everything in ``graph`` (see the module docstring)."""
-    params = []
-    for s in graph.params:
-        params.append({
-            "path": s.path, "shape": list(s.shape), "dtype": s.dtype, "init": s.init,
-            "init_args": _plain(s.init_args), "trainable": s.trainable,
-            "derive": None if s.derive is None else {
-                "kind": s.derive.kind, "inputs": dict(s.derive.inputs),
-                "attrs": _plain(s.derive.attrs)},
-        })
-    return {"format": FORMAT, "version": VERSION, "graph": _graph(graph), "params": params}
+    out = {"format": FORMAT, "version": VERSION, "graph": _graph(graph),
+           "params": [_slot_json(s) for s in graph.params]}
+    layout = getattr(graph.params, "layout", None)
+    if layout is not None:  # set by passes: the table as written and the stackings
+        out["layout"] = {"original": [_slot_json(s) for s in layout.original],
+                         "stacks": [[new, list(olds)] for new, olds in layout.stacks]}
+    return out
 
 
 def dumps(graph: Graph, indent: int | None = 1) -> str:
@@ -115,6 +127,19 @@ def _read_graph(data: dict, table: ParamTable) -> Graph:
     return graph
 
 
+def _read_table(rows: list[dict]) -> ParamTable:
+    table = ParamTable()
+    for p in rows:
+        d = p.get("derive")
+        table.add(ParamSlot(
+            p["path"], tuple(p["shape"]), p.get("dtype", "f32"), p.get("init", "lecun_normal"),
+            _tuples(p.get("init_args", {})), p.get("trainable", True),
+            None if d is None else Derivation(d["kind"], dict(d["inputs"]),
+                                              _tuples(d.get("attrs", {}))),
+        ))
+    return table
+
+
 def from_json(data: dict | str, verify: bool = True) -> Graph:
     """Rebuild a graph from ``to_json`` output (a dict or JSON text); verified by default."""
     if isinstance(data, str):
@@ -125,15 +150,13 @@ def from_json(data: dict | str, verify: bool = True) -> Graph:
     if data.get("version") != VERSION:
         raise IRVerifyError(f"catspec IR JSON version {data.get('version')!r} is not supported "
                             f"(this catspec reads version {VERSION})")
-    table = ParamTable()
-    for p in data["params"]:
-        d = p.get("derive")
-        table.add(ParamSlot(
-            p["path"], tuple(p["shape"]), p.get("dtype", "f32"), p.get("init", "lecun_normal"),
-            _tuples(p.get("init_args", {})), p.get("trainable", True),
-            None if d is None else Derivation(d["kind"], dict(d["inputs"]),
-                                              _tuples(d.get("attrs", {}))),
-        ))
+    table = _read_table(data["params"])
+    if data.get("layout") is not None:
+        from .passes.layout import ParamLayout
+
+        lay = data["layout"]
+        table.layout = ParamLayout(_read_table(lay["original"]),
+                                   [(new, tuple(olds)) for new, olds in lay["stacks"]])
     graph = _read_graph(data["graph"], table)
     if verify:
         graph.verify()

@@ -271,14 +271,43 @@ SHIPPED = sorted(p.name for p in SPECS.glob("*.cat"))
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_json_and_text_round_trips(name):
+@pytest.mark.parametrize("passes", ["", "O2,batch-parallel"])
+def test_json_and_text_round_trips(name, passes):
     g = catspec.load(SPECS / name)
+    g = run_passes(g, passes) if passes else g
     data = catspec.to_json(g)
     assert data["format"] == "catspec-ir" and data["version"] == 1
     back = catspec.from_json(json.loads(json.dumps(data)))
     assert catspec.to_json(back) == data
     text = catspec.print_ir(g)
-    assert catspec.print_ir(catspec.parse_ir(text)) == text
+    parsed = catspec.parse_ir(text)
+    assert catspec.print_ir(parsed) == text
+    if passes:  # the parameter layout survives both forms (the text omits a trivial one)
+        def layout(gr):
+            lay = getattr(gr.params, "layout", None)
+            return ([s.path for s in (lay.original if lay else gr.params)],
+                    lay.stacks if lay else [])
+
+        assert layout(back) == layout(parsed) == layout(g)
+
+
+def test_optimized_graph_round_trips_keep_init_and_import():
+    g = catspec.load(RMLP_SPEC)
+    opt = run_passes(g, "O2")
+    params = catspec.compile(g).init(0)
+    want = catspec.compile(opt).import_params(params)
+    for back in (catspec.from_json(json.dumps(catspec.to_json(opt))),
+                 catspec.parse_ir(catspec.print_ir(opt))):
+        model = catspec.compile(back)
+        got = model.import_params(params)
+        assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), got, want))
+        init = model.init(0)
+        assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), init, want))
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(str(opt))  # the graph without its parameter table
+    assert str(err.value) == (
+        "IR text: `scan` (ctl.scan) reads stacked parameter slots, which only a parameter "
+        "table can describe; parse the output of `print_ir`, which has the `parameters:` table")
 
 
 def test_text_round_trip_keeps_repetition_tags_for_repeat_to_scan():
