@@ -26,6 +26,7 @@ replacement whose type breaks the graph is refused with ``IRVerifyError``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,7 +240,8 @@ def _build(rw: Rewriter, match: Match, replacement: str) -> Wire:
         same = old is not None and old.op == resolve_op(op).name
         node = rw.add(op, wires, attrs, name=old.name if same else None,
                       reuse_params=old.params if same else None,
-                      span=(old or match.nodes[-1]).span)
+                      span=(old or match.nodes[-1]).span,
+                      meta=dict((old or match.nodes[-1]).meta))  # repetition tags survive
         wires = [(node.id, 0)]
     if len(wires) != 1:
         raise IRVerifyError(f"replacement `{replacement}` must give one output; the matched "
@@ -267,11 +269,26 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
             match = _match(graph, start, compiled)
             if match is None:
                 continue
-            # One match is one atomic edit: a replacement that does not fit leaves no trace.
-            if rw._atomic(f"rewrite at {start.name}",
-                          lambda m=match: _apply(rw, m, replacement)):
-                count += 1
+            # A replacement that does not fit raises, and the `with` block undoes the whole
+            # rewrite (earlier matches included): the graph is left as it was.
+            try:
+                done = rw._atomic(f"rewrite at {start.name}",
+                                  lambda m=match: _apply(rw, m, replacement))
+            except IRVerifyError as err:
+                reason = re.sub(r"^cannot [^:]*: ", "", str(err))
+                raise IRVerifyError(
+                    f"cannot rewrite the match at `{start.name}` with {_describe(replacement)}: "
+                    f"{reason} (nothing was rewritten)") from None
+            count += bool(done)
     return count
+
+
+def _describe(replacement) -> str:
+    if isinstance(replacement, str):
+        return f"`{replacement}`"
+    if isinstance(replacement, _GraphReplacement):
+        return f"`{replacement.text}`"
+    return f"`{getattr(replacement, '__name__', 'the callable')}`"
 
 
 @dataclass

@@ -373,21 +373,22 @@ class ReplacementBuilder(_Builder):
         return _arity(_resolve(name), self.attrs_of(name, args, kwargs))
 
     def sum(self, wires):
-        return [(self.rw.add("add", list(wires), {"n": len(wires)},
-                             span=self.matched[-1].span).id, 0)]
+        return self._make("add", list(wires), {"n": len(wires)})
 
     def op(self, e, ins):
         name, args, kwargs = self.op_of(e)
-        attrs = self.attrs_of(name, args, kwargs)
+        return self._make(name, list(ins), self.attrs_of(name, args, kwargs))
+
+    def _make(self, name: str, ins: list, attrs: dict) -> list:
         ir_name = _resolve(name).name
         old = next((n for n in self.matched if n.op == ir_name and n.id not in self.taken),
                    None)
-        same = old is not None
-        if same:
+        if old is not None:
             self.taken.add(old.id)
-        node = self.rw.add(name, list(ins), attrs, name=old.name if same else None,
-                           reuse_params=old.params if same else None,
-                           span=(old or self.matched[-1]).span)
+        like = old or self.matched[-1]  # source location and repetition tags
+        node = self.rw.add(name, ins, attrs, name=old.name if old else None,
+                           reuse_params=old.params if old else None,
+                           span=like.span, meta=dict(like.meta))
         return [(node.id, p) for p in range(len(node.out_types))]
 
 

@@ -33,6 +33,19 @@ NodeRef = Node | int | str
 WireRef = Node | int | str | tuple
 
 
+def _region_owner(graph: Graph, node: Node) -> Node | None:
+    """The node (of ``graph`` or of a region inside it) whose region holds ``node``."""
+    for n in graph.nodes():
+        if n.region is None:
+            continue
+        if node.id in n.region.g and n.region.node(node.id) is node:
+            return n
+        inner = _region_owner(n.region, node)
+        if inner is not None:
+            return inner
+    return None
+
+
 def resolve_op(op: str) -> OpDef:
     """An op by IR name (``nn.dense``) or surface name (``dense``)."""
     found = OPS.get(op) or SURFACE.get(op)
@@ -61,22 +74,33 @@ def bind_attrs(op: OpDef, attrs: dict[str, Any] | None, base: dict | None = None
 class Rewriter:
     """Atomic, type-checked edits of ``graph`` (in place).
 
-    Used as a context manager it verifies the whole graph on exit; used bare,
-    each edit is still checked locally and ``verify()`` checks the whole.
+    Used as a context manager it is a transaction: the whole graph is verified on exit, and
+    a block that raises (an edit refused, the final verification, or the caller's own code)
+    is undone as a whole. Used bare, each edit is still checked and undone by itself, and
+    ``verify()`` checks the whole.
     """
 
     def __init__(self, graph: Graph):
         self.graph = graph
         self._undo: list[Callable[[], None]] = []
+        self._marks: list[int] = []
         self.log: list[str] = []  # one line per successful edit, for debugging and tests
 
     # -- context manager -------------------------------------------------------
     def __enter__(self) -> Rewriter:
+        self._marks.append(len(self._undo))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        mark = self._marks.pop()
         if exc_type is None:
-            self.graph.verify()
+            try:
+                self.graph.verify()
+            except BaseException:
+                self._rollback(mark)
+                raise
+            return
+        self._rollback(mark)
 
     def verify(self) -> None:
         self.graph.verify()
@@ -85,7 +109,11 @@ class Rewriter:
     def node(self, ref: NodeRef) -> Node:
         """The node ``ref`` names: a ``Node`` (matched by id), an id, or an instance name."""
         if isinstance(ref, Node):
-            ref = ref.id
+            # Ids repeat between a graph and its regions: a node is this graph's only if it
+            # is the very object stored here.
+            if ref.id not in self.graph.g or self.graph.node(ref.id) is not ref:
+                raise self._elsewhere(ref)
+            return ref
         if isinstance(ref, bool):
             raise IRVerifyError(f"not a node: {ref!r}")
         if isinstance(ref, int):
@@ -93,8 +121,20 @@ class Rewriter:
                 raise IRVerifyError(f"no node {ref} in graph `{self.graph.name}`")
             return self.graph.node(ref)
         if isinstance(ref, str):
-            return self.graph.node_by_name(ref)
+            node = self.graph.node_by_name(ref)
+            if node.id not in self.graph.g or self.graph.node(node.id) is not node:
+                raise self._elsewhere(node)
+            return node
         raise IRVerifyError(f"not a node: {ref!r}")
+
+    def _elsewhere(self, node: Node) -> IRVerifyError:
+        owner = _region_owner(self.graph, node)
+        if owner is None:
+            return IRVerifyError(f"{_where(node)} is not in graph `{self.graph.name}`")
+        return IRVerifyError(
+            f"`{node.name}` is inside the region of `{owner.name}` ({owner.op}); edit it "
+            f"through that region's graph: graph.node_by_name({owner.name!r}).region"
+            ".rewriter()")
 
     def wire(self, ref: WireRef) -> Wire:
         """A wire: ``(node, port)`` or a node (its output 0)."""
@@ -107,6 +147,9 @@ class Rewriter:
         node = self.node(ref)
         if not node.out_types:
             raise IRVerifyError(f"{_where(node)} has no outputs")
+        if len(node.out_types) > 1:
+            raise IRVerifyError(f"{_where(node)} has {len(node.out_types)} outputs; name one "
+                                f"as ({node.name!r}, port)")
         return (node.id, 0)
 
     # -- edits ----------------------------------------------------------------------

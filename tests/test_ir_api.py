@@ -185,9 +185,35 @@ def test_pattern_rewrite_that_breaks_types_is_refused(graph):
     before = catspec.to_json(graph)
     with pytest.raises(IRVerifyError) as err:
         catspec.rewrite(graph, "dense(out=3)", "id")
-    assert str(err.value) == ("cannot replace uses of dense_3 by relu_2: the model's output 0 "
-                              "would become f32[8], but the graph is declared to return f32[3]")
+    assert str(err.value) == ("cannot rewrite the match at `dense_3` with `id`: the model's "
+                              "output 0 would become f32[8], but the graph is declared to "
+                              "return f32[3] (nothing was rewritten)")
     assert catspec.to_json(graph) == before
+
+
+def test_a_failing_rewrite_or_with_block_leaves_the_graph_as_it_was(graph):
+    before = catspec.print_ir(graph)
+    # the first match (relu_0 -> gelu) fits; the last does not: nothing stays rewritten
+    with pytest.raises(IRVerifyError) as err:
+        catspec.rewrite(graph, "relu >> dense(o)", "gelu >> dense(8)")
+    assert str(err.value).startswith("cannot rewrite the match at `relu_2` with "
+                                     "`gelu >> dense(8)`: ")
+    assert catspec.print_ir(graph) == before
+    with pytest.raises(RuntimeError):
+        with graph.rewriter() as rw:
+            rw.replace("relu_0", "gelu")
+            rw.add("tanh", ["dense_0"])
+            raise RuntimeError("the caller's own code fails")
+    assert catspec.print_ir(graph) == before
+
+
+def test_rewritten_repetitions_still_scan():
+    g = catspec.load(RMLP_SPEC)
+    assert catspec.rewrite(g, "relu", "gelu") == 3
+    assert catspec.rewrite(g, "residual(dense(d) >> gelu >> dense(d))",
+                           "residual(dense(d) >> tanh >> dense(d))") == 3
+    assert [n.meta for n in g.select(op="act.tanh")] == [{"repeat": ((0, i),)} for i in range(3)]
+    assert [n.op for n in run_passes(g, "O2").nodes()].count("ctl.scan") == 1
 
 
 # -- graph patterns (`@`, `+`, `residual`) -------------------------------------------------

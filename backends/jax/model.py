@@ -86,14 +86,21 @@ class Model:
         """
         layout = getattr(self.graph.params, "layout", None)
         out = layout.to_optimized(self.graph.params, params) if layout is not None else params
-        have = set(flatten(out))
-        missing = [s.path for s in self.graph.params.roots() if s.path not in have]
+        have = flatten(out)
+        roots = self.graph.params.roots()
+        missing = [s.path for s in roots if s.path not in have]
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise LoweringError(
                 f"parameter @{missing[0]} of `{self.graph.name}` is missing from the given "
                 f"parameters{more}: give a tree in the layout of the spec as written "
                 "(what the unoptimized model's init returns)")
+        for s in roots:
+            shape = tuple(jnp.shape(have[s.path]))
+            if shape != tuple(s.shape):
+                raise LoweringError(f"parameter @{s.path} of `{self.graph.name}` has shape "
+                                    f"{shape} in the given parameters; the model needs "
+                                    f"{tuple(s.shape)}")
         return out
 
     def export_params(self, params: dict) -> dict:

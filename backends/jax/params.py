@@ -164,6 +164,10 @@ def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
                 raise LoweringError(
                     f"parameter @{slot.path} is missing from the given parameters"
                 ) from None
+            if tuple(jnp.shape(value)) != tuple(slot.shape):
+                raise LoweringError(f"parameter @{slot.path} has shape {tuple(jnp.shape(value))}"
+                                    f" in the given parameters; the model needs "
+                                    f"{tuple(slot.shape)}")
             out[slot.path] = value if slot.trainable else jax.lax.stop_gradient(value)
         else:
             d = slot.derive
