@@ -121,23 +121,30 @@ def check(
 ):
     """Parse, elaborate and type-check specs; report every error with its location."""
     from .api import load
-    from .compiler.elaborate import load_module
+    from .compiler.elaborate import bind_model_params, load_module, pick_model
+    from .compiler.evaluate import Evaluator
+    from .runtime.config import parse_train
 
-    errors: list[SpecError] = []
+    errors: list[tuple[Path, SpecError]] = []
     for file in files:
         try:
             module = load_module(file)
             names = [model] if model else [m.name for m in module.ast.models] or [None]
             for name in names:
                 load(file, name, **parse_sets(sets))
+                item = pick_model(module, name)
+                if item.train:  # the train section too (its values use the parameters)
+                    bound = bind_model_params(item, module.env, Evaluator(), parse_sets(sets))
+                    parse_train(item, module.env.child(**bound))
             typer.echo(f"{file}: ok ({len(names)} model{'s' if len(names) != 1 else ''})")
         except SpecErrors as err:
-            errors.extend(err.errors)
+            errors.extend((file, e) for e in err.errors)
         except SpecError as err:
-            errors.append(err)
+            errors.append((file, err))
     if errors:
-        for err in errors:
-            typer.echo(err.render(), err=True)
+        for file, err in errors:
+            text = err.render()
+            typer.echo(text if err.span is not None else f"{file}: {text}", err=True)
         n = len(errors)
         typer.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
         raise typer.Exit(EXIT_SPEC)
@@ -438,7 +445,7 @@ def compile_(
     ] = None,
     o0: Annotated[bool, typer.Option("-O0", help="No optimisation.")] = False,
     o1: Annotated[bool, typer.Option("-O1", help="canonicalize+cse+dce, fold-constants.")] = False,
-    o2: Annotated[bool, typer.Option("-O2", help="-O1, repeat-to-scan, batch-parallel.")] = False,
+    o2: Annotated[bool, typer.Option("-O2", help="-O1, repeat-to-scan, dce.")] = False,
     time_passes: Annotated[bool, typer.Option("--time-passes", help="Time each pass.")] = False,
     dump_after: Annotated[
         Optional[str], typer.Option("--dump-after", help="Print the IR after PASS (or `all`).")
@@ -477,11 +484,19 @@ def compile_(
 
         m = Model(graph)
         dim_values = parse_dims(dims)
-        for t in m.input_types:
-            for sym in sorted(t.symbols - set(dim_values)):
-                dim_values[sym] = 32
-        xs = m.example_inputs(0, batch, dim_values)
-        params = m.init(0)
+        free = set().union(*(t.symbols for t in m.input_types)) if m.input_types else set()
+        unknown = sorted(set(dim_values) - free)
+        if unknown:
+            _fail(f"error: `--dim {unknown[0]}=…`: the model's inputs have no free size "
+                  f"`{unknown[0]}` (free sizes: {', '.join(sorted(free)) or 'none'})",
+                  EXIT_USAGE)
+        for sym in sorted(free - set(dim_values)):
+            dim_values[sym] = 32
+            typer.echo(f"note: free size {sym} set to 32 for lowering (use --dim {sym}=…)",
+                       err=True)
+        # Abstract values only: lowering needs shapes, and a huge model must not be allocated.
+        xs = jax.eval_shape(lambda: m.example_inputs(0, batch, dim_values))
+        params = jax.eval_shape(lambda: m.init(0))
         if emit == "jaxpr":
             text = str(jax.make_jaxpr(m.apply_unjitted)(params, *xs))
         else:

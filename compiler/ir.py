@@ -204,6 +204,10 @@ class Graph:
 
         ``op`` matches the full name (``nn.dense``) or the short one (``dense``).
         """
+        if op is not None:
+            from .select import check_op_pattern
+
+            check_op_pattern(op)
         out = []
         for n in self.topological():
             if op is not None and n.op != op and n.op.split(".", 1)[-1] != op:

@@ -36,7 +36,8 @@ from ..grammar import ast as A
 from .ir import Graph, Node, Wire
 from .pattern_graph import PatternGraph, build_replacement, compile_graph_pattern, match_graph_at
 from .rewrite import Rewriter, resolve_op
-from .select import op_matches
+from .ops.registry import OPS, SURFACE
+from .select import check_op_pattern, op_matches
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,20 @@ def _arg_names(op: str, n: int) -> list[str]:
     return names[:n]
 
 
+def check_kwargs(op: str, keys) -> None:
+    """Refuse attribute names ``op`` does not have (globs and ``_`` take any)."""
+    if op == "_" or any(c in op for c in "*?["):
+        return
+    names = [a.name for a in resolve_op(op).args]
+    for key in keys:
+        if key not in names:
+            from ..errors import did_you_mean
+
+            hint = did_you_mean(key, names) or (f"its arguments are {', '.join(names)}"
+                                                if names else "it takes no arguments")
+            raise IRVerifyError(f"`{op}` has no argument `{key}` ({hint})")
+
+
 def _is_chain(e: A.Expr) -> bool:
     """Whether ``e`` is ``op >> op >> …`` of plain op calls (the chain matcher's case)."""
     for part in _chain(e):
@@ -139,6 +154,7 @@ def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
             attrs = {}
             if op != "_" and "*" not in op:
                 attrs.update(zip(_arg_names(op, len(args)), map(_literal, args)))
+            check_kwargs(op, kwargs)
             attrs.update({k: _literal(v) for k, v in kwargs.items()})
             out.append(OpPattern(op, attrs))
         return out
@@ -150,6 +166,9 @@ def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
             out.append(OpPattern(p))
         else:
             out.append(OpPattern(p[0], dict(p[1])))
+    for p in out:
+        check_op_pattern(p.op)
+        check_kwargs(p.op, p.attrs) if p.op in OPS or p.op in SURFACE else None
     return out
 
 

@@ -174,6 +174,9 @@ class _PatternBuilder(_Builder):
         self.graph: PatternGraph | None = None
 
     def attrs_of(self, name: str, args, kwargs) -> dict:
+        from .pattern import check_kwargs
+
+        check_kwargs(name, kwargs)
         attrs = {}
         if name != "_" and "*" not in name:
             attrs.update(zip(self.arg_names(name, len(args)), map(self.literal, args)))

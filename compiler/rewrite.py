@@ -283,6 +283,10 @@ class Rewriter:
     def set_attrs(self, ref: NodeRef, **attrs: Any) -> Node:
         """Change attributes; the node and everything downstream are re-typed, or it refuses."""
         node = self.node(ref)
+        if node.op.startswith("ctl."):
+            raise IRVerifyError(f"cannot set attributes of {_where(node)}: the attributes of "
+                                "control ops are fixed by the spec or the pass that made them; "
+                                "edit the spec, or the nodes of its region")
         op = resolve_op(node.op) if node.op not in IO_OPS else None
         if op is None:
             raise IRVerifyError(f"cannot set attributes of {_where(node)}")
@@ -329,15 +333,24 @@ class Rewriter:
         Derived slots freeze their roots. Returns the root paths changed.
         """
         table = self.graph.params
-        if isinstance(ref, str) and ref in table:
-            paths = [ref]
+        if isinstance(ref, str) and ref.removeprefix("@") in table:
+            paths = [ref.removeprefix("@")]
+        elif isinstance(ref, str) and ref.startswith("@"):
+            raise IRVerifyError(f"no parameter slot {ref} in graph `{self.graph.name}`")
         else:
             node = self.node(ref)
-            names = list(params) if params is not None else list(node.params)
-            for p in names:
-                if p not in node.params:
-                    raise IRVerifyError(f"{_where(node)} has no parameter `{p}`")
-            paths = [node.params[p] for p in names]
+            if params is None and not node.params and node.region is not None:
+                # a control node (fold, map, scan): every slot its region reads
+                paths = sorted(node.region.slots_used())
+            else:
+                names = list(params) if params is not None else list(node.params)
+                for p in names:
+                    if p not in node.params:
+                        raise IRVerifyError(f"{_where(node)} has no parameter `{p}`")
+                paths = [node.params[p] for p in names]
+            if not paths:
+                raise IRVerifyError(f"{_where(node)} has no parameters to "
+                                    f"{'unfreeze' if trainable else 'freeze'}")
         roots = [r for p in paths for r in self.graph._roots_of(p)]
         for r in roots:
             self._set(table[r], "trainable", trainable)

@@ -28,6 +28,25 @@ def op_matches(op: str, pattern: str) -> bool:
     return fnmatchcase(op, pattern) or fnmatchcase(op.split(".", 1)[-1], pattern)
 
 
+def check_op_pattern(pattern: str) -> None:
+    """Refuse an op name or glob that no op can match: a typo should not read as "no such
+    nodes here"."""
+    from .ops import control  # noqa: F401  (registers the ctl.* verifiers)
+    from .ops.recursion import VERIFIERS
+    from .ops.registry import OPS
+
+    if pattern == "_":
+        return
+    known = [*OPS, *VERIFIERS, "io.input", "io.output"]
+    if any(op_matches(op, pattern) for op in known):
+        return
+    short = sorted({op.split(".", 1)[-1] for op in known})
+    hint = did_you_mean(pattern, short + known)
+    raise IRVerifyError(f"unknown op `{pattern}`" + (f" ({hint})" if hint else "")
+                        if not any(c in pattern for c in "*?[")
+                        else f"`{pattern}` matches no op")
+
+
 def select(
     graph: Graph,
     op: str | None = None,
@@ -45,6 +64,8 @@ def select(
         recursive: also look inside regions (after their owner).
         **attrs: attribute values the node must have (``out=64``).
     """
+    if op is not None:
+        check_op_pattern(op)
     out: list[Node] = []
     for n in graph.topological():
         if _matches(n, op, name, where, attrs):

@@ -403,3 +403,41 @@ def test_docs_ir_examples(monkeypatch):
     namespace: dict = {}
     for k, block in enumerate(blocks):
         exec(compile(block, f"docs/IR.md python block {k + 1}", "exec"), namespace)  # noqa: S102
+
+
+# -- edits on control nodes, misspelled queries -------------------------------------------
+def test_freeze_a_control_node_and_by_slot_path_and_refusals():
+    lstm = catspec.load(SPECS / "lstm.cat")
+    frozen = lstm.edited(lambda rw: rw.freeze("fold_0"))
+    region_slots = lstm.node_by_name("fold_0").region.slots_used()
+    assert region_slots and all(not frozen.param(p).trainable for p in region_slots)
+    enc = catspec.load(SPECS / "transformer_encoder.cat")
+    assert not enc.edited(lambda rw: rw.freeze("@embedding_0/table")).param(
+        "embedding_0/table").trainable
+    mlp = catspec.load(SPECS / "mlp.cat")
+    for edit, message in [
+        (lambda rw: rw.freeze("relu_0"),
+         "node 2 (act.relu `relu_0`, mlp.cat:4:22) has no parameters to freeze"),
+        (lambda rw: rw.freeze("@nope/w"), "no parameter slot @nope/w in graph `mlp`"),
+    ]:
+        with pytest.raises(IRVerifyError) as err:
+            mlp.edited(edit)
+        assert str(err.value) == message
+    with pytest.raises(IRVerifyError) as err:
+        lstm.edited(lambda rw: rw.set_attrs("fold_0", reverse=True))
+    assert str(err.value).endswith(": the attributes of control ops are fixed by the spec or "
+                                   "the pass that made them; edit the spec, or the nodes of its "
+                                   "region")
+
+
+@pytest.mark.parametrize("query, message", [
+    (lambda g: g.select(op="dens"), "unknown op `dens` (did you mean `dense`?)"),
+    (lambda g: g.nodes(op="rleu"), "unknown op `rleu` (did you mean `relu`?)"),
+    (lambda g: g.select(op="act.zz*"), "`act.zz*` matches no op"),
+    (lambda g: find(g, ["nn.dens"]), "unknown op `nn.dens` (did you mean `nn.dense`?)"),
+    (lambda g: find(g, "dense(outt=4)"), "`dense` has no argument `outt` (did you mean `out`?)"),
+])
+def test_misspelled_queries_are_errors_not_empty_results(query, message):
+    with pytest.raises(IRVerifyError) as err:
+        query(catspec.load(SPECS / "mlp.cat"))
+    assert str(err.value) == message

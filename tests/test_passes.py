@@ -185,6 +185,18 @@ def test_unknown_pass_is_a_pass_error_with_a_hint():
         "(did you mean `canonicalize`?)")
 
 
+@pytest.mark.parametrize("passes, message", [
+    ("O2+cse", "`O2+cse`: a pipeline (`O2`) cannot be part of a fixed-point set; write "
+               "`O2,cse` to run it first"),
+    ("cse++dce", "`cse++dce`: a fixed-point set is passes joined by `+`, like "
+                 "`canonicalize+cse+dce`; one of its names is empty"),
+])
+def test_malformed_pass_lists(passes, message):
+    with pytest.raises(PassError) as err:
+        run_passes(_const_graph(), passes)
+    assert str(err.value) == message
+
+
 @dataclass(frozen=True)
 class _Breaker(Pass):
     """A broken pass: retypes a wire without telling its reader."""
@@ -264,6 +276,12 @@ def test_cli_compile():
         "(canonicalize, cse, dce, fold-constants)\n")
     res = runner.invoke(app, ["compile", str(RMLP), "-O2", "--emit", "stablehlo"])
     assert res.exit_code == 0 and "stablehlo.while" in res.stdout
+    # lowering traces abstract values: a model too big to allocate still lowers
+    res = runner.invoke(app, ["compile", str(RMLP), "-s", "d=100000", "--emit", "jaxpr"])
+    assert res.exit_code == 0 and "f32[1,100000]" in res.stdout
+    res = runner.invoke(app, ["compile", str(RMLP), "--emit", "jaxpr", "-d", "N=4"])
+    assert res.exit_code == 2 and res.stderr == (
+        "error: `--dim N=…`: the model's inputs have no free size `N` (free sizes: none)\n")
 
 
 def test_repeat_to_scan_leaves_convolution_blocks_unrolled_by_default():

@@ -82,7 +82,15 @@ def expand(passes: str | list[str]) -> list[str]:
         if key in PIPELINES:
             out.extend(PIPELINES[key])
             continue
-        for name in item.split("+"):
+        names = item.split("+")
+        if "" in names:
+            raise PassError(f"`{item}`: a fixed-point set is passes joined by `+`, like "
+                            "`canonicalize+cse+dce`; one of its names is empty")
+        for name in names:
+            if name in PIPELINES and len(names) > 1:
+                rest = "+".join(n for n in names if n != name)
+                raise PassError(f"`{item}`: a pipeline (`{name}`) cannot be part of a "
+                                f"fixed-point set; write `{name},{rest}` to run it first")
             if name not in PASSES:
                 from ...errors import did_you_mean
 
