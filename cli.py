@@ -144,7 +144,8 @@ def check(
     if errors:
         for file, err in errors:
             text = err.render()
-            typer.echo(text if err.span is not None else f"{file}: {text}", err=True)
+            named = err.span is not None or str(file) in err.message
+            typer.echo(text if named else f"{file}: {text}", err=True)
         n = len(errors)
         typer.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
         raise typer.Exit(EXIT_SPEC)
