@@ -345,16 +345,41 @@ def train(
 ):
     """Train a model as its spec's `train` section says; print metrics and the test error."""
     from .runtime import checkpoint
-    from .runtime.train import fit, finish, latest_run_dir, new_run_dir, prepare
+    from .runtime.train import (
+        check_eval_resolution,
+        check_resumable,
+        fit,
+        finish,
+        latest_run_dir,
+        new_run_dir,
+        prepare,
+    )
 
-    job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
-                  passes=passes)
-    name = job.meta["model"]
-    if run_dir is None:
-        run_dir = latest_run_dir(name) if resume else new_run_dir(name)
-    elif not resume and (run_dir / checkpoint.CHECKPOINT).exists():
+    if run_dir is not None and run_dir.exists() and not run_dir.is_dir():
+        _fail(f"error: --run-dir `{run_dir}` is a file, not a directory", EXIT_USAGE)
+    if run_dir is not None and not resume and (run_dir / checkpoint.CHECKPOINT).exists():
         _fail(f"error: `{run_dir}` already holds a run; add --resume to continue it or choose "
               "another --run-dir", EXIT_USAGE)
+    chosen: dict = {}
+
+    def before_data(meta: dict) -> None:
+        # Runs once the settings are known, before data is generated: a resume that cannot
+        # continue fails here, in seconds.
+        chosen["dir"] = run_dir
+        if resume:
+            chosen["dir"] = run_dir if run_dir is not None else latest_run_dir(meta["model"])
+            check_resumable(chosen["dir"], meta)
+
+    job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
+                  passes=passes, before_data=before_data)
+    name = job.meta["model"]
+    run_dir = chosen["dir"] if chosen["dir"] is not None else new_run_dir(name)
+    res = eval_resolution if eval_resolution is not None else job.cfg.eval_resolution
+    if res is not None:
+        try:
+            check_eval_resolution(job, res)
+        except (InputError, SpecError) as err:
+            _fail(err.render() if isinstance(err, SpecError) else f"error: {err}", EXIT_USAGE)
     typer.echo(f"model {name}: {job.model.param_count:,} parameters")
     typer.echo(f"data: {job.data.source}: {job.data.n_train} train / {job.data.n_test} test")
     typer.echo(f"run directory: {run_dir}")
@@ -363,7 +388,6 @@ def train(
     except KeyboardInterrupt:
         _fail(f"interrupted; the last finished epoch is saved. Continue with:\n"
               f"  catspec train {file} --resume --run-dir {run_dir}", 130)
-    res = eval_resolution if eval_resolution is not None else job.cfg.eval_resolution
     summary = finish(job, result, res)
     grid = "x".join(str(s) for s in job.data.y_test.shape[1:-1]) if \
         job.model.output_types[0].field else ""

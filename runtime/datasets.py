@@ -124,15 +124,16 @@ def from_file(path: Path) -> Dataset:
     """An .npz with ``x_train, y_train, x_test, y_test`` (or ``x0_train, x1_train, …`` for
     several inputs), or an unsplit set ``x, y`` whose last 20 % becomes the test split."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"no such data file `{path}`") from None
     except (ValueError, OSError) as err:
         raise InputError(f"cannot read `{path}` as an .npz file: {err}") from None
-    if not isinstance(arrays, dict):
-        raise InputError(f"`{path}` is a single array; training needs an .npz with "
-                         "x_train, y_train, x_test, y_test")
+    if isinstance(loaded, np.ndarray):
+        raise InputError(f"`{path}` is a single array (.npy); training needs an .npz with "
+                         "x_train, y_train, x_test, y_test (or x, y)")
+    with loaded as f:
+        arrays = {k: f[k] for k in f.files}
 
     def inputs(suffix: str) -> list[np.ndarray] | None:
         if f"x{suffix}" in arrays:
@@ -148,8 +149,10 @@ def from_file(path: Path) -> Dataset:
         y_tr, y_te = arrays["y_train"], arrays["y_test"]
     else:
         xs = inputs("")
-        if xs is None and "branch" in arrays:
-            xs = [arrays["branch"], arrays["trunk"]]
+        layout_shared = None
+        if xs is None and "branch" in arrays and "trunk" in arrays:
+            # `catspec data antiderivative`: one trunk (query points) for every sample
+            xs, layout_shared = [arrays["branch"], arrays["trunk"]], [False, True]
         if xs is None or "y" not in arrays:
             raise InputError(f"`{path}` holds {', '.join(sorted(arrays)) or 'nothing'}; "
                              "expected x_train, y_train, x_test, y_test (or x, y)")
@@ -159,10 +162,21 @@ def from_file(path: Path) -> Dataset:
         if n - n_test < 1:
             raise InputError(f"`{path}` has {n} sample(s): too few to split into train and test")
         cut = n - n_test
-        shared = [x.ndim < y.ndim and x.shape[0] != n for x in xs]
+        shared = layout_shared or [x.ndim < y.ndim and x.shape[0] != n for x in xs]
+        for i, (x, sh) in enumerate(zip(xs, shared)):
+            if not sh and (x.ndim == 0 or x.shape[0] != n):
+                raise InputError(f"`{path}`: input {i} has {x.shape[0] if x.ndim else 0} "
+                                 f"sample(s) (shape {x.shape}) but y has {n}")
         xs_tr = [x if s else x[:cut] for x, s in zip(xs, shared)]
         xs_te = [x if s else x[cut:] for x, s in zip(xs, shared)]
         y_tr, y_te = y[:cut], y[cut:]
+    for split, xs_s, y_s in (("train", xs_tr, y_tr), ("test", xs_te, y_te)):
+        for i, x in enumerate(xs_s):
+            # one array for every sample (a DeepONet trunk) has the same shape in both splits
+            same = xs_tr[i].shape == xs_te[i].shape and y_tr.shape[0] != y_te.shape[0]
+            if not same and x.ndim >= y_s.ndim and x.shape[0] != y_s.shape[0]:
+                raise InputError(f"`{path}`: input {i} of the {split} split has {x.shape[0]} "
+                                 f"sample(s) but its target has {y_s.shape[0]}")
     as32 = [_float32(a, path) for a in (*xs_tr, y_tr, *xs_te, y_te)]
     k = len(xs_tr)
     return Dataset(as32[:k], as32[k], as32[k + 1:-1], as32[-1], source=str(path))
@@ -171,6 +185,8 @@ def from_file(path: Path) -> Dataset:
 def _float32(a: np.ndarray, path) -> np.ndarray:
     if not np.issubdtype(a.dtype, np.floating):
         raise InputError(f"`{path}`: arrays must be floating point, got {a.dtype}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"`{path}`: an array of shape {a.shape} holds NaN or infinite values")
     return a.astype(np.float32)
 
 
@@ -204,7 +220,32 @@ def fit_to_model(ds: Dataset, in_types: list[TensorType], out_type: TensorType) 
     ds.shared = shared
     ds.y_train, _ = fit(ds.y_train, out_type, "the training target", ds.n_train)
     ds.y_test, _ = fit(ds.y_test, out_type, "the test target", ds.n_test)
+    for split, xs, y in (("training", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
+        _check_output_shape(split, xs, shared, y, in_types, out_type)
     return ds
+
+
+def _check_output_shape(split, xs, shared, y, in_types, out_type) -> None:
+    """The target must have the shape the model gives for these inputs (a field sampled at
+    32 points cannot be trained against one at 16)."""
+    from ..compiler.dims import bind, evaluate
+
+    env: dict[str, int] = {}
+    for x, s, t in zip(xs, shared, in_types):
+        shape = x.shape if s else x.shape[1:]
+        for size, actual in zip(t.shape, shape):
+            if not bind(size, actual, env):
+                raise InputError(f"{split} inputs do not fit the model's input type {t}: "
+                                 f"shape {shape} per sample")
+    try:
+        want = tuple(evaluate(d, env) for d in out_type.shape)
+    except KeyError:
+        return  # an output size the inputs do not fix: nothing to compare against
+    if tuple(y.shape[1:]) != want:
+        sizes = ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+        raise InputError(f"the {split} target has shape {tuple(y.shape[1:])} per sample, but "
+                         f"the model gives {want} for these inputs"
+                         + (f" ({sizes})" if sizes else ""))
 
 
 @dataclass

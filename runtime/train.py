@@ -55,11 +55,13 @@ class Job:
     spec: Path
     spec_params: dict
     meta: dict = field(default_factory=dict)
+    generated: bool = False  # the data came from a generator (so it can be regenerated)
 
 
 def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | None = None,
             *, epochs: int | None = None, seed: int | None = None,
-            data: Path | None = None, passes: str | None = None) -> Job:
+            data: Path | None = None, passes: str | None = None,
+            before_data: Callable[[dict], None] | None = None) -> Job:
     """Elaborate the spec, read its train section, load and fit the data.
 
     ``epochs``, ``seed`` and ``data`` (an .npz path) override the train section.
@@ -67,7 +69,8 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
     from the same initial values as the unoptimized one, and checkpoints keep the
     parameters in the layout of the spec as written, so ``load_run`` and an unoptimized
     model read them; resuming needs the same passes (the optimizer state is laid out
-    like the optimized parameters).
+    like the optimized parameters). ``before_data(meta)`` runs once the run's settings are
+    known and before any data is loaded or generated (``--resume`` checks them there).
     """
     spec = Path(spec)
     module = load_module(spec)
@@ -90,20 +93,26 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
         raise SpecError(f"`catspec train` needs a model with one output; `{item.name}` has "
                         f"{len(model.output_types)}", item.span)
     if data is not None:
-        ds = from_file(Path(data))
+        source = Path(data)
     elif isinstance(cfg.data, Record):
-        ds = from_generator(cfg.data, cfg.spans.get("data"), cfg.seed)
+        source = cfg.data
     elif isinstance(cfg.data, str):
-        ds = from_file(spec.resolve().parent / cfg.data)
+        source = spec.resolve().parent / cfg.data
     else:
         raise SpecError(f"model `{item.name}` has no training data", item.span,
                         "add `train { data = burgers(n_train=1000, n_test=200) }` or pass "
                         "--data file.npz")
+    meta = {"model": item.name, "spec": str(spec), "spec_params": params,
+            "config": cfg.describe(), "data": str(source), "passes": passes or ""}
+    if before_data is not None:
+        before_data(meta)
+    if isinstance(source, Record):
+        ds = from_generator(source, cfg.spans.get("data"), cfg.seed)
+    else:
+        ds = from_file(source)
     ds = fit_to_model(ds, model.input_types, model.output_types[0])
     norm = fit_normalizer(ds, model.input_types, model.output_types[0], cfg.normalize)
-    meta = {"model": item.name, "spec": str(spec), "spec_params": params,
-            "config": cfg.describe(), "data": ds.source, "passes": passes or ""}
-    return Job(model, cfg, ds, norm, spec, params, meta)
+    return Job(model, cfg, ds, norm, spec, params, meta, isinstance(source, Record))
 
 
 # -- optimizer, schedule, loss -------------------------------------------------------------
@@ -273,11 +282,17 @@ class Trainer:
 
 
 def new_run_dir(model: str, root: Path = Path("runs")) -> Path:
+    """A fresh ``runs/<model>-<time>[-k]``, created here: ``mkdir`` without ``exist_ok``
+    claims it, so two runs started in the same second get different directories."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True, exist_ok=True)
     path, i = root / f"{model}-{stamp}", 2
-    while path.exists():
-        path, i = root / f"{model}-{stamp}-{i}", i + 1
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path, i = root / f"{model}-{stamp}-{i}", i + 1
 
 
 def latest_run_dir(model: str, root: Path = Path("runs")) -> Path:
@@ -292,8 +307,54 @@ def _comparable(meta: dict) -> dict:
     cfg = dict(meta.get("config", {}))
     cfg.pop("epochs", None)  # a resume may extend the run
     cfg.pop("eval_resolution", None)
-    return {"model": meta.get("model"), "spec_params": meta.get("spec_params"), "config": cfg,
-            "passes": meta.get("passes", "")}
+    return {"model": meta.get("model"), "spec_params": meta.get("spec_params") or {},
+            "config": cfg, "passes": meta.get("passes", ""), "data": meta.get("data")}
+
+
+def _differences(was: dict, now: dict) -> list[str]:
+    """What differs between two runs' settings, one phrase each (``seed 3 -> 0``)."""
+    out = []
+    for key in ("model", "data", "passes"):
+        if was.get(key) != now.get(key):
+            out.append(f"{key} {was.get(key) or 'none'} -> {now.get(key) or 'none'}")
+    for group, label in (("spec_params", "-s "), ("config", "")):
+        a, b = was.get(group, {}), now.get(group, {})
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{label}{key} {a.get(key)} -> {b.get(key)}")
+    return out
+
+
+def check_resumable(run_dir: Path, meta: dict) -> dict:
+    """The checkpoint's run settings, if they match ``meta`` (the run about to resume);
+    else an ``InputError`` that names every difference. Returns the saved metadata."""
+    path = run_dir / ckpt.CHECKPOINT
+    saved = ckpt.read_meta(path, "no checkpoint `{path}` to resume from")
+    diffs = _differences(_comparable(saved), _comparable(meta))
+    if diffs:
+        raise InputError(f"the run in `{run_dir}` was made with other settings "
+                         f"({'; '.join(diffs)}); resume with the same ones, or start a new run")
+    return saved
+
+
+def check_eval_resolution(job: Job, resolution: int, probe: bool = True) -> None:
+    """Refuse, before training, an ``--eval-resolution`` that cannot be evaluated (with
+    ``probe``, the generator is asked for one sample at that grid)."""
+    from .datasets import generator_call
+
+    if not job.generated:
+        raise InputError(f"--eval-resolution regenerates the test data at another grid, so it "
+                         f"needs a generator in `train {{ data = … }}`; this run reads "
+                         f"`{job.meta['data']}`")
+    rec = job.cfg.data
+    if rec.name not in GRID_KIND:
+        raise InputError(f"--eval-resolution: the `{rec.name}` data has no grid to refine "
+                         f"(it works with {', '.join(sorted(GRID_KIND))})")
+    # The generator validates the grid (a Darcy grid must nest in its solve grid): ask it
+    # for one test sample now rather than after training.
+    if probe:
+        generator_call(rec, job.cfg.spans.get("data"), job.cfg.seed, resolution,
+                       {"n_train": 0, "n_test": 1})
 
 
 @dataclass
@@ -324,19 +385,14 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
     if resume:
         # The run's settings first: a checkpoint of another setup fails to load with a less
         # helpful message.
-        was = _comparable(ckpt.read_meta(path, "no checkpoint `{path}` to resume from"))
-        now = _comparable(job.meta)
-        if was["passes"] != now["passes"]:
-            raise InputError(f"the run in `{run_dir}` was trained with passes "
-                             f"`{was['passes'] or 'none'}`, not `{now['passes'] or 'none'}`; "
-                             "resume it with the same --passes")
-        if was != now:
-            raise InputError(f"the run in `{run_dir}` was made with a different spec or train "
-                             "section; start a new run instead of --resume")
+        check_resumable(run_dir, job.meta)
         state = ckpt.load(path, model.export_params(params), opt_state)
         params, opt_state, history = (model.import_params(state["params"]), state["opt_state"],
                                       state["history"])
         start, k_data = state["epoch"], state["key"]
+        if start >= cfg.epochs:
+            raise InputError(f"the run in `{run_dir}` has already finished {start} epoch(s); "
+                             f"give --epochs with more than {start} to extend it")
         log(f"resuming {run_dir} after epoch {start}")
     run_dir.mkdir(parents=True, exist_ok=True)
     norm = job.norm.arrays()
@@ -379,9 +435,7 @@ def eval_at_resolution(job: Job, result: Result, resolution: int) -> tuple[dict,
     Returns ``{"rel_l2", "baseline_rel_l2" (or None), "baseline_note"}`` and the
     (normalised inputs, target) it was measured on.
     """
-    if not isinstance(job.cfg.data, Record):
-        raise InputError("--eval-resolution regenerates the test data, so it needs a generator "
-                         "in `train { data = … }`, not a file")
+    check_eval_resolution(job, resolution, probe=False)
     ds = from_generator(job.cfg.data, job.cfg.spans.get("data"), job.cfg.seed,
                         resolution=resolution, test_only=True)
     ds = fit_to_model(ds, job.model.input_types, job.model.output_types[0])

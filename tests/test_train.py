@@ -15,7 +15,7 @@ from catspec.cli import app
 from catspec.errors import InputError, SpecError
 from catspec.runtime import checkpoint as ckpt
 from catspec.runtime.config import Record
-from catspec.runtime.train import Trainer, fit, prepare
+from catspec.runtime.train import Trainer, check_resumable, fit, new_run_dir, prepare
 from catspec.runtime.trained import load_run
 from typer.testing import CliRunner
 
@@ -303,8 +303,9 @@ def test_training_through_passes_resumes_and_keeps_the_spec_layout_in_checkpoint
         fit(prepare(spec, passes="O2"), tmp_path / "cut", on_epoch=interrupt, **quiet)
     with pytest.raises(InputError) as err:
         fit(prepare(spec), tmp_path / "cut", resume=True, **quiet)
-    assert str(err.value) == (f"the run in `{tmp_path / 'cut'}` was trained with passes `O2`, "
-                              "not `none`; resume it with the same --passes")
+    assert str(err.value) == (f"the run in `{tmp_path / 'cut'}` was made with other settings "
+                              "(passes O2 -> none); resume with the same ones, or start a new "
+                              "run")
     resumed = fit(prepare(spec, passes="O2"), tmp_path / "cut", resume=True, **quiet)
     assert trajectory(resumed.history) == trajectory(full.history)
     # the checkpoint is in the spec's layout: the unoptimized model reads it as it is
@@ -314,3 +315,87 @@ def test_training_through_passes_resumes_and_keeps_the_spec_layout_in_checkpoint
     run = load_run(tmp_path / "full", spec)
     want = full.trainer.predict(full.params, full.trainer.test_x)
     np.testing.assert_allclose(run.predict(job.data.x_test[0]), want, rtol=1e-5, atol=1e-6)
+
+
+# -- mistakes a user makes with runs and data files ------------------------------------------
+def test_resume_names_what_differs_and_refuses_a_finished_run(tmp_path):
+    spec = write_spec(tmp_path)
+    quiet = {"log": lambda s: None, "progress": False}
+    fit(prepare(spec, epochs=2), tmp_path / "run", **quiet)
+    other = tmp_path / "other.npz"
+    with np.load(tmp_path / "data.npz") as f:
+        np.savez(other, **{k: f[k] for k in f.files})
+    with pytest.raises(InputError) as err:
+        prepare(spec, None, {"width": 4}, epochs=3, seed=5, data=other,
+                before_data=lambda meta: check_resumable(tmp_path / "run", meta))
+    assert str(err.value) == (
+        f"the run in `{tmp_path / 'run'}` was made with other settings (data "
+        f"{tmp_path / 'data.npz'} -> {other}; -s width 8 -> 4; seed 0 -> 5); resume with the "
+        "same ones, or start a new run")
+    with pytest.raises(InputError) as err:
+        fit(prepare(spec, epochs=2), tmp_path / "run", resume=True, **quiet)
+    assert str(err.value) == (f"the run in `{tmp_path / 'run'}` has already finished 2 "
+                              "epoch(s); give --epochs with more than 2 to extend it")
+
+
+def test_bad_data_files_are_refused_with_the_reason(tmp_path):
+    spec = write_spec(tmp_path)
+    x = np.zeros((10, 12, 1), np.float32)
+    cases = {
+        "nan.npz": dict(x=np.full_like(x, np.nan), y=x),
+        "count.npz": dict(x=x, y=x[:8]),
+        "grid.npz": dict(x=x, y=x[:, :6]),
+    }
+    for name, arrays in cases.items():
+        np.savez(tmp_path / name, **arrays)
+    np.save(tmp_path / "x.npy", x)
+    messages = {
+        "nan.npz": f"`{tmp_path / 'nan.npz'}`: an array of shape (8, 12, 1) holds NaN or "
+                   "infinite values",
+        "count.npz": f"`{tmp_path / 'count.npz'}`: input 0 has 10 sample(s) (shape "
+                     "(10, 12, 1)) but y has 8",
+        "grid.npz": "the training target has shape (6, 1) per sample, but the model gives "
+                    "(12, 1) for these inputs (N=12)",
+        "x.npy": f"`{tmp_path / 'x.npy'}` is a single array (.npy); training needs an .npz "
+                 "with x_train, y_train, x_test, y_test (or x, y)",
+    }
+    for name, message in messages.items():
+        with pytest.raises(InputError) as err:
+            prepare(spec, data=tmp_path / name)
+        assert str(err.value) == message, name
+
+
+def test_antiderivative_file_from_catspec_data_trains(tmp_path):
+    out = tmp_path / "a.npz"
+    res = runner.invoke(app, ["data", "antiderivative", "--n", "12", "--sensors", "10",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    spec = tmp_path / "don.cat"
+    spec.write_text(
+        "model don : (Tensor[10], Tensor[P, 1]) -> Tensor[P] =\n"
+        "    (dense(4) @ dense(4)) >> einsum(\"p,qp->q\")\n")
+    res = runner.invoke(app, ["train", str(spec), "--data", str(out), "--epochs", "1",
+                              "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "data: " + str(out) + ": 10 train / 2 test" in res.stdout
+
+
+def test_cli_refuses_eval_resolution_it_cannot_do_before_training(tmp_path):
+    spec = write_spec(tmp_path)
+    res = runner.invoke(app, ["train", str(spec), "--eval-resolution", "24", "--no-progress",
+                              "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert res.stderr == ("error: --eval-resolution regenerates the test data at another grid, "
+                          "so it needs a generator in `train { data = … }`; this run reads "
+                          f"`{tmp_path / 'data.npz'}`\n")
+    assert not (tmp_path / "r").exists()  # refused before anything ran
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    res = runner.invoke(app, ["train", str(spec), "--run-dir", str(afile), "--no-progress"])
+    assert res.exit_code == 2 and res.stderr == f"error: --run-dir `{afile}` is a file, not a " \
+                                                "directory\n"
+
+
+def test_new_run_dirs_never_collide(tmp_path):
+    a, b = new_run_dir("m", tmp_path), new_run_dir("m", tmp_path)
+    assert a != b and a.is_dir() and b.is_dir()
