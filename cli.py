@@ -10,6 +10,7 @@ line is wrong; 3 data given to a model is wrong; 4 an internal error (a bug).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import CatspecError, InputError, SpecError, SpecErrors
+from .errors import CatspecError, InputError, SpecError, SpecErrors, UsageError
 
 EXIT_SPEC, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 1, 2, 3, 4
 
@@ -52,9 +53,17 @@ def guarded(fn):
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except UsageError as err:
+            _debug_trace()
+            _fail(f"error: {err}", EXIT_USAGE)
         except InputError as err:
             _debug_trace()
             _fail(f"error: {err}", EXIT_INPUT)
+        except BrokenPipeError:
+            # `catspec show … | head`: the reader left; stop quietly, as Unix tools do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except SpecError as err:  # its text starts with the location and `error:`
             _debug_trace()
             _fail(str(err), EXIT_SPEC)
@@ -264,10 +273,13 @@ def run(
         if not np.all(np.isfinite(a)):
             typer.echo(f"warning: output {i} has non-finite values", err=True)
     if out is not None:
+        from .runtime.atomic import atomic_write
+
+        # Written to exactly the path given (np.save on a name would append `.npy`).
         if len(ys) == 1:
-            np.save(out, np.asarray(ys[0]))
+            atomic_write(out, lambda fh: np.save(fh, np.asarray(ys[0])))
         else:
-            np.savez(out, *[np.asarray(o) for o in ys])
+            atomic_write(out, lambda fh: np.savez(fh, *[np.asarray(o) for o in ys]))
         typer.echo(f"wrote {out}")
 
 

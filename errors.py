@@ -114,6 +114,10 @@ class PassError(CatspecError):
     """A rewrite pass failed or was asked for by a name that does not exist."""
 
 
+class UsageError(CatspecError):
+    """A command-line argument that cannot work (CLI exit code 2)."""
+
+
 class InputError(CatspecError):
     """Arrays given to a compiled model do not match its input types."""
 

@@ -18,8 +18,21 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None],
                  mode: str = "wb") -> Path:
     """Call ``write(file)`` on a temp file next to ``path``, then rename it over ``path``."""
     path = Path(path)
+    if path.is_dir():
+        from ..errors import UsageError
+
+        raise UsageError(f"`{path}` is a directory; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would, or
+    # keep the mode of the file it replaces.
+    try:
+        mode_bits = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode_bits = 0o666 & ~umask
+    os.chmod(tmp, mode_bits)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             write(fh)

@@ -112,8 +112,14 @@ def _params_fitting(path: Path, arrays: dict[str, np.ndarray], params_like: dict
     if set(want) != set(got):
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
-        raise InputError(f"checkpoint `{path}` does not fit this model (missing "
-                         f"{missing[:3] or 'nothing'}, unexpected {extra[:3] or 'nothing'})")
+        def some(paths: list[str]) -> str:
+            if not paths:
+                return "nothing"
+            more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+            return ", ".join(f"@{p}" for p in paths[:3]) + more
+
+        raise InputError(f"checkpoint `{path}` does not fit this model (missing {some(missing)};"
+                         f" unexpected {some(extra)})")
     for k, v in want.items():
         if tuple(np.shape(v)) != got[k].shape:
             raise InputError(f"checkpoint `{path}`: @{k} has shape {got[k].shape}, the model "

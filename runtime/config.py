@@ -256,4 +256,15 @@ def parse_train(model: A.Model, env: Env) -> TrainConfig:
         cfg.spans[key] = vspan
     if cfg.schedule in ("step", "exponential"):
         _int(cfg.sched_args["every"], f"`{cfg.schedule}`: `every`", cfg.spans.get("schedule"), 1)
+    if cfg.schedule == "cosine":
+        sspan = cfg.spans.get("schedule")
+        alpha, warmup = cfg.sched_args["alpha"], cfg.sched_args["warmup"]
+        if alpha > 1:
+            raise SpecError(f"`cosine`: `alpha` is the final fraction of the learning rate, "
+                            f"between 0 and 1; got {alpha}", sspan)
+        _int(warmup, "`cosine`: `warmup`", sspan, 0)
+        if warmup >= cfg.epochs:
+            raise SpecError(f"`cosine`: a warmup of {warmup} epoch(s) leaves nothing of a "
+                            f"{cfg.epochs}-epoch run", sspan,
+                            "make `warmup` smaller than `epochs`")
     return cfg

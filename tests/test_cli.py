@@ -132,3 +132,39 @@ def test_run_with_wrong_input_shape(tmp_path):
 def test_unknown_command_is_usage_error():
     result = invoke("frobnicate")
     assert result.exit_code == 2
+
+
+def test_outputs_land_where_asked_with_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "y"  # no .npy suffix: the file is still exactly `y`
+        result = invoke("run", SPECS / "mlp.cat", "-o", out)
+        assert result.exit_code == 0 and result.stdout.endswith(f"wrote {out}\n")
+        assert np.load(out).shape == (4, 10)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        spec = tmp_path / "m.cat"
+        ugly = (SPECS / "mlp.cat").read_text().replace(" >> ", "   >>   ")
+        spec.write_text(ugly)
+        spec.chmod(0o664)
+        assert invoke("fmt", spec, "--write").exit_code == 0
+        assert spec.read_text() != ugly  # rewritten …
+        assert stat.S_IMODE(spec.stat().st_mode) == 0o664  # … and the mode kept
+    finally:
+        os.umask(old)
+    result = invoke("convert", SPECS / "mlp.cat", "-o", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: `{tmp_path}` is a directory; give a file name\n"
+
+
+def test_train_section_schedule_arguments_are_checked(tmp_path):
+    spec = tmp_path / "s.cat"
+    spec.write_text("model s : Tensor[2] -> Tensor[1] = dense(1)\n"
+                    "train {\n    epochs = 2\n    schedule = cosine(warmup=2)\n}\n")
+    result = invoke("check", spec)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"{spec}:4:16: error: `cosine`: a warmup of 2 epoch(s) leaves nothing of a 2-epoch run")
+    assert "hint: make `warmup` smaller than `epochs`" in result.stderr
