@@ -168,3 +168,12 @@ def test_train_section_schedule_arguments_are_checked(tmp_path):
     assert result.stderr.splitlines()[0] == (
         f"{spec}:4:16: error: `cosine`: a warmup of 2 epoch(s) leaves nothing of a 2-epoch run")
     assert "hint: make `warmup` smaller than `epochs`" in result.stderr
+
+
+def test_version_and_unknown_dim():
+    from catspec import __version__
+
+    assert invoke("--version").stdout == f"catspec {__version__}\n"
+    result = invoke("run", SPECS / "mlp.cat", "-d", "M=8")
+    assert result.exit_code == 2 and result.stderr == (
+        "error: `--dim M=…`: the model's inputs have no free size `M` (free sizes: none)\n")

@@ -303,3 +303,22 @@ def test_repeat_to_scan_leaves_convolution_blocks_unrolled_by_default():
     for g in (default, everything):
         got = Model(g)(g.params.layout.to_optimized(g.params, params), x)
         assert max_rel_err(got, want) <= 1e-5
+
+
+def test_register_pass_checks_names():
+    @dataclass(frozen=True)
+    class Shadow(Pass):
+        name = "cse"
+
+        def apply(self, graph: Graph) -> bool:
+            return False
+
+    with pytest.raises(PassError) as err:
+        register_pass(Shadow)
+    assert str(err.value) == ("a pass named `cse` is already registered; use "
+                              "@register_pass(replace=True) to replace it")
+    Shadow.name = "Bad Name"
+    with pytest.raises(PassError) as err:
+        register_pass(Shadow)
+    assert str(err.value) == "a pass name must be kebab-case, like `repeat-to-scan`; got 'Bad Name'"
+    assert PASSES["cse"] is not Shadow

@@ -13,6 +13,8 @@ Pass lists are written ``canonicalize,cse,dce``; a pipeline name (``O0``,
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,10 +41,27 @@ class Pass:
 PASSES: dict[str, type[Pass]] = {}
 
 
-def register_pass(cls: type[Pass]) -> type[Pass]:
-    """Class decorator: make a pass available by its ``name``."""
-    PASSES[cls.name] = cls
-    return cls
+_KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def register_pass(cls: type[Pass] | None = None, *, replace: bool = False):
+    """Class decorator: make a pass available by its ``name`` (kebab-case, like
+    ``repeat-to-scan``). Taking an existing name (a built-in pass, or a pipeline's)
+    needs ``@register_pass(replace=True)``: the pipelines would run the new pass."""
+    def register(c: type[Pass]) -> type[Pass]:
+        name = getattr(c, "name", None)
+        if not isinstance(name, str) or not _KEBAB.match(name):
+            raise PassError(f"a pass name must be kebab-case, like `repeat-to-scan`; got "
+                            f"{name!r}")
+        if name in PIPELINES:
+            raise PassError(f"`{name}` is a pipeline; choose another pass name")
+        if name in PASSES and PASSES[name] is not c and not replace:
+            raise PassError(f"a pass named `{name}` is already registered; use "
+                            "@register_pass(replace=True) to replace it")
+        PASSES[name] = c
+        return c
+
+    return register(cls) if cls is not None else register
 
 
 # Default pipelines. O1 cleans up structure; O2 adds the structural optimisations
