@@ -249,6 +249,10 @@ def run(
                   f"`{model}`", EXIT_USAGE)
         typer.echo(f"parameters: {checkpoint_path(checkpoint)} (after epoch {trained.epoch}; "
                    "inputs and output in data units)")
+        recorded = trained.meta.get("spec")
+        if recorded and Path(recorded).resolve() != file.resolve():
+            typer.echo(f"note: the run was trained from `{recorded}`; its parameters fit "
+                       f"`{file}` too, which is what runs here", err=True)
         apply = trained.predict
     else:
         graph = _load_graph(file, model, sets)

@@ -481,7 +481,10 @@ def parse_ir(text: str, verify: bool = True) -> Graph:
 
     Accepts ``print_ir`` output, ``print_graph`` output alone, and ``catspec show`` output.
     """
+    from .serialize import check_attributes
+
     graph = _Parser(text).parse()
+    check_attributes(graph)
     if verify:
         graph.verify()
     return graph

@@ -143,7 +143,47 @@ def _read_table(rows: list[dict]) -> ParamTable:
 def from_json(data: dict | str, verify: bool = True) -> Graph:
     """Rebuild a graph from ``to_json`` output (a dict or JSON text); verified by default."""
     if isinstance(data, str):
-        data = json.loads(data)
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as err:
+            raise IRVerifyError(f"JSON IR: not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise IRVerifyError(f"JSON IR: expected an object with \"format\": \"{FORMAT}\", got "
+                            f"{type(data).__name__}")
+    try:
+        graph = _from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        what = f"missing key {err}" if isinstance(err, KeyError) else str(err)
+        raise IRVerifyError(f"JSON IR: malformed ({what})") from None
+    check_attributes(graph)
+    if verify:
+        graph.verify()
+    return graph
+
+
+def check_attributes(graph: Graph) -> None:
+    """Attribute names and value kinds of every registered op, as the spec checker would see
+    them (IR read from text or JSON has not been through the elaborator)."""
+    from .ops.registry import OPS
+    from .rewrite import bind_attrs
+
+    for node in graph.nodes():
+        op = OPS.get(node.op)
+        if op is not None:
+            # `none` is how the IR spells an optional argument left out
+            defaults = {a.name: a.default for a in op.args}
+            given = {k: v for k, v in node.attrs.items()
+                     if not (v is None and defaults.get(k, 0) is None)}
+            try:
+                bind_attrs(op, given)
+            except IRVerifyError as err:
+                where = f"{node.name or node.id}" + (f" ({node.span})" if node.span else "")
+                raise IRVerifyError(f"node `{where}` ({node.op}): {err}") from None
+        if node.region is not None:
+            check_attributes(node.region)
+
+
+def _from_dict(data: dict) -> Graph:
     if data.get("format") != FORMAT:
         raise IRVerifyError(f"not catspec IR JSON: format is {data.get('format')!r}, "
                             f"expected {FORMAT!r}")
@@ -157,7 +197,4 @@ def from_json(data: dict | str, verify: bool = True) -> Graph:
         lay = data["layout"]
         table.layout = ParamLayout(_read_table(lay["original"]),
                                    [(new, tuple(olds)) for new, olds in lay["stacks"]])
-    graph = _read_graph(data["graph"], table)
-    if verify:
-        graph.verify()
-    return graph
+    return _read_graph(data["graph"], table)

@@ -100,8 +100,9 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
         source = spec.resolve().parent / cfg.data
     else:
         raise SpecError(f"model `{item.name}` has no training data", item.span,
-                        "add `train { data = burgers(n_train=1000, n_test=200) }` or pass "
-                        "--data file.npz")
+                        "add `train { data = \"file.npz\" }` (x_train, y_train, x_test, "
+                        "y_test), a generator for operator models (`burgers(…)`, `darcy(…)`, "
+                        "`antiderivative(…)`), or pass --data file.npz")
     meta = {"model": item.name, "spec": str(spec), "spec_params": params,
             "config": cfg.describe(), "data": str(source), "passes": passes or ""}
     if before_data is not None:

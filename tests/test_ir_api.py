@@ -441,3 +441,30 @@ def test_misspelled_queries_are_errors_not_empty_results(query, message):
     with pytest.raises(IRVerifyError) as err:
         query(catspec.load(SPECS / "mlp.cat"))
     assert str(err.value) == message
+
+
+def test_malformed_ir_text_and_json_are_located_errors():
+    import re as _re
+
+    text = catspec.print_ir(catspec.load(SPECS / "mlp.cat"))
+    cases = [
+        (text.replace("bias=true", "bais=true", 1),
+         "node `dense_0 (mlp.cat:4:6)` (nn.dense): `dense` has no argument `bais` (did you "
+         "mean `bias`?)"),
+        (_re.sub(r"out=(\d+)", r'out="\1"', text, count=1),
+         'node `dense_0 (mlp.cat:4:6)` (nn.dense): `dense`: `out` must be an int, got a '
+         'string `"256"`'),
+    ]
+    for bad, message in cases:
+        with pytest.raises(IRVerifyError) as err:
+            catspec.parse_ir(bad)
+        assert str(err.value) == message
+    for data, message in [
+        ([1, 2], 'JSON IR: expected an object with "format": "catspec-ir", got list'),
+        ({"format": "catspec-ir", "version": 1}, "JSON IR: malformed (missing key 'params')"),
+        ("{", "JSON IR: not valid JSON: Expecting property name enclosed in double quotes: "
+              "line 1 column 2 (char 1)"),
+    ]:
+        with pytest.raises(IRVerifyError) as err:
+            catspec.from_json(data)
+        assert str(err.value) == message
