@@ -260,7 +260,8 @@ def _build(rw: Rewriter, match: Match, replacement: str) -> Wire:
         node = rw.add(op, wires, attrs, name=old.name if same else None,
                       reuse_params=old.params if same else None,
                       span=(old or match.nodes[-1]).span,
-                      meta=dict((old or match.nodes[-1]).meta))  # repetition tags survive
+                      meta=dict((old or match.nodes[-1]).meta),  # repetition tags survive
+                      _replacing={n.id for n in match.nodes})
         wires = [(node.id, 0)]
     if len(wires) != 1:
         raise IRVerifyError(f"replacement `{replacement}` must give one output; the matched "

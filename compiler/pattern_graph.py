@@ -391,7 +391,8 @@ class ReplacementBuilder(_Builder):
         like = old or self.matched[-1]  # source location and repetition tags
         node = self.rw.add(name, ins, attrs, name=old.name if old else None,
                            reuse_params=old.params if old else None,
-                           span=like.span, meta=dict(like.meta))
+                           span=like.span, meta=dict(like.meta),
+                           _replacing={n.id for n in self.matched})
         return [(node.id, p) for p in range(len(node.out_types))]
 
 

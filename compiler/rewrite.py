@@ -162,9 +162,24 @@ class Rewriter:
         when their shapes fit; other parameters get new slots ``name/param``. ``kw`` sets
         ``span`` or ``meta``. The node is unused until something reads it.
         """
+        self._check_new_name(name, keep=kw.pop("_replacing", None))
         wires = [self.wire(w) for w in inputs]
         return self._atomic(f"add {op}", lambda: self._add(op, wires, attrs, name, params, kw,
                                                            reuse=reuse_params))
+
+    def _check_new_name(self, name: str | None, keep: set[int] | None = None) -> None:
+        """A name given to a new node: a path of identifiers, not taken by another node
+        (``keep``: ids of nodes about to be replaced, whose names may be reused)."""
+        if name is None:
+            return
+        from .verify import NAME
+
+        if not NAME.match(name):
+            raise IRVerifyError(f"instance name `{name}` is not a path of identifiers like "
+                                "`block_0/dense_1`")
+        for n in self.graph.nodes():
+            if n.name == name and n.id not in (keep or set()):
+                raise IRVerifyError(f"instance name `{name}` is taken by {_where(n)}")
 
     def replace(self, ref: NodeRef, op: str, attrs: dict | None = None,
                 name: str | None = None) -> Node:
@@ -173,6 +188,8 @@ class Rewriter:
         Parameters with the same local name and shape are kept (trained weights stay valid).
         """
         old = self.node(ref)
+        if name is not None and name != old.name:
+            self._check_new_name(name, keep={old.id})
 
         def run() -> Node:
             keep = {k: v for k, v in old.params.items()}

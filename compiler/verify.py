@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import networkx as nx
 
 from ..errors import IRVerifyError
@@ -18,6 +20,20 @@ def _where(node: Node) -> str:
     return f"node {node.id} ({node.op}{name}{', ' + loc if loc else ''})"
 
 
+# Instance names are paths of identifiers (`block_0/dense_1`): the text form, parameter
+# paths and `node_by_name` rely on it. (They are not unique: the copies in `tie(f ^ n)` share
+# one name, as they share their slots.)
+NAME = re.compile(r"^[A-Za-z_][\w~]*(/[A-Za-z_][\w~]*)*$")  # `~`: made by passes (r~const)
+
+
+def _check_names(graph: Graph) -> None:
+    for node_id in graph.g.nodes:
+        node = graph.node(node_id)
+        if node.name and not NAME.match(node.name):
+            raise IRVerifyError(f"{_where(node)}: instance name `{node.name}` is not a path of "
+                                "identifiers like `block_0/dense_1`")
+
+
 def verify_graph(graph: Graph) -> None:
     """Raise ``IRVerifyError`` naming the first node that breaks an invariant."""
     g = graph.g
@@ -26,6 +42,7 @@ def verify_graph(graph: Graph) -> None:
         raise IRVerifyError(f"the graph has a cycle through node {cycle[0][0]}")
     if graph.output is None or graph.output not in g:
         raise IRVerifyError("the graph has no output node")
+    _check_names(graph)
     for node_id in g.nodes:
         node = graph.node(node_id)
         ins = graph.inputs_of(node_id)

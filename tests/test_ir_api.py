@@ -468,3 +468,21 @@ def test_malformed_ir_text_and_json_are_located_errors():
         with pytest.raises(IRVerifyError) as err:
             catspec.from_json(data)
         assert str(err.value) == message
+
+
+def test_instance_names_given_to_edits_are_checked():
+    mlp = catspec.load(SPECS / "mlp.cat")
+    before = catspec.print_ir(mlp)
+    for edit, message in [
+        (lambda rw: rw.add("relu", ["dense_0"], name="relu_1"),
+         "instance name `relu_1` is taken by node 4 (act.relu `relu_1`, mlp.cat:4:22)"),
+        (lambda rw: rw.replace("relu_0", "gelu", name="my layer"),
+         "instance name `my layer` is not a path of identifiers like `block_0/dense_1`"),
+    ]:
+        with pytest.raises(IRVerifyError) as err:
+            with mlp.rewriter() as rw:
+                edit(rw)
+        assert str(err.value) == message
+    assert catspec.print_ir(mlp) == before
+    renamed = mlp.edited(lambda rw: rw.replace("relu_0", "gelu", name="act/first"))
+    assert renamed.node_by_name("act/first").op == "act.gelu"
