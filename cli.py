@@ -112,8 +112,11 @@ def parse_dims(dims: list[str] | None) -> dict[str, int]:
     out = {}
     for item in dims or []:
         name, eq, value = item.partition("=")
-        if not eq or not value.strip().isdigit():
+        value = value.strip()
+        if not eq or not name.strip():
             _fail(f"error: `--dim {item}` should be `--dim N=64`", EXIT_USAGE)
+        if not value.lstrip("-").isdigit() or int(value) < 1:
+            _fail(f"error: `--dim {item}`: a size must be a positive integer", EXIT_USAGE)
         out[name.strip()] = int(value)
     return out
 
