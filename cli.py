@@ -404,7 +404,10 @@ def train(
         chosen["dir"] = run_dir
         if resume:
             chosen["dir"] = run_dir if run_dir is not None else latest_run_dir(meta["model"])
-            check_resumable(chosen["dir"], meta)
+            saved = check_resumable(chosen["dir"], meta)
+            return {"epochs": saved.get("config", {}).get("epochs")} if epochs is None and \
+                saved.get("config", {}).get("epochs") else None
+        return None
 
     job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
                   passes=passes, before_data=before_data)
@@ -423,7 +426,7 @@ def train(
         result = fit(job, run_dir, resume=resume, log=typer.echo, progress=progress)
     except KeyboardInterrupt:
         _fail(f"interrupted; the last finished epoch is saved. Continue with:\n"
-              f"  catspec train {file} --resume --run-dir {run_dir}", 130)
+              f"  {_resume_command(run_dir)}", 130)
     summary = finish(job, result, res)
     grid = "x".join(str(s) for s in job.data.y_test.shape[1:-1]) if \
         job.model.output_types[0].field else ""
@@ -571,6 +574,25 @@ def compile_(
         typer.echo(text)
     if timings is not None:
         typer.echo(format_timings(timings), err=True)
+
+
+def _resume_command(run_dir: Path) -> str:
+    """This very command line, with `--resume --run-dir D` (and without a previous
+    --run-dir/--resume), so the resumed run has the same data, passes and settings."""
+    import shlex
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--run-dir",):
+            skip = True
+            continue
+        if arg == "--resume" or arg.startswith("--run-dir="):
+            continue
+        args.append(arg)
+    return shlex.join(["catspec", *args, "--resume", "--run-dir", str(run_dir)])
 
 
 def _load_array(path: Path):

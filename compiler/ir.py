@@ -273,8 +273,11 @@ class Graph:
     def fresh_name(self, base: str) -> str:
         """An instance name ``base_k`` not yet used in this graph."""
         taken = {self.node(i).name for i in self.g.nodes}
+        # Regions share their parent's parameter table: a name whose slots would land on
+        # existing paths (`dense_0/w` of the top level) is taken too.
+        prefixes = {path.rsplit("/", 1)[0] for path in self.params.slots}
         k = 0
-        while f"{base}_{k}" in taken:
+        while f"{base}_{k}" in taken or f"{base}_{k}" in prefixes:
             k += 1
         return f"{base}_{k}"
 

@@ -280,6 +280,7 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
         parsed = _parse(replacement, "replacement")
         replacement = _GraphReplacement(replacement, parsed)
     count = 0
+    first_new = graph._next_id  # nodes from this call's replacements have ids from here on
     with Rewriter(graph) as rw:
         for start in graph.topological():
             if limit is not None and count >= limit:
@@ -287,8 +288,8 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
             if start.id not in graph.g:
                 continue
             match = _match(graph, start, compiled)
-            if match is None:
-                continue
+            if match is None or any(n.id >= first_new for n in match.nodes):
+                continue  # one sweep: what a replacement built is not matched again
             # A replacement that does not fit raises, and the `with` block undoes the whole
             # rewrite (earlier matches included): the graph is left as it was.
             try:
@@ -326,8 +327,10 @@ class _GraphReplacement:
 def _apply(rw: Rewriter, match: Match, replacement) -> bool:
     graph = rw.graph
     if callable(replacement):
+        mark = len(rw._undo)
         out = replacement(rw, match)
         if out is None:
+            rw._rollback(mark)  # declined: whatever it built goes too
             return False
         out = rw.wire(out)
     else:

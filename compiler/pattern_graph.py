@@ -335,6 +335,9 @@ def match_graph_at(graph: Graph, out_node: Node, pg: PatternGraph, node_ok):
     for st in _match_node(graph, pg, i, out_node.id, _State({}, {}, {}), node_ok):
         if len(st.bound) != pg.n_in or len(st.nodes) != len(pg.nodes):
             continue
+        inside = set(st.nodes.values())
+        if any(w[0] in inside for w in st.bound.values()):
+            continue  # an input of the pattern computed inside the match: not a subgraph
         if _closed(graph, pg, st):
             nodes = [graph.node(st.nodes[j]) for j in range(len(pg.nodes))]
             return nodes, st.bindings, [st.bound[k] for k in range(pg.n_in)], \

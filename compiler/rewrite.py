@@ -19,6 +19,7 @@ are dropped from the table.
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,18 @@ def bind_attrs(op: OpDef, attrs: dict[str, Any] | None, base: dict | None = None
         raise IRVerifyError(err.message + (f" ({err.hint})" if err.hint else "")) from None
 
 
+class _Transactions:
+    """The undo log of one graph and the start marks of its open transactions."""
+
+    def __init__(self):
+        self.undo: list[Callable[[], None]] = []
+        self.marks: list[int] = []
+        self.depth = 0  # edits in progress (an edit may be made of edits)
+
+
+_TRANSACTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class Rewriter:
     """Atomic, type-checked edits of ``graph`` (in place).
 
@@ -82,25 +95,34 @@ class Rewriter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self._undo: list[Callable[[], None]] = []
-        self._marks: list[int] = []
+        # One undo log per graph, shared by every rewriter on it: a transaction rolls back
+        # the edits made inside it by any rewriter (catspec.rewrite, a nested block).
+        state = _TRANSACTIONS.get(graph)
+        if state is None:
+            state = _TRANSACTIONS[graph] = _Transactions()
+        self._state = state
+        self._undo = state.undo
         self.log: list[str] = []  # one line per successful edit, for debugging and tests
 
     # -- context manager -------------------------------------------------------
     def __enter__(self) -> Rewriter:
-        self._marks.append(len(self._undo))
+        self._state.marks.append(len(self._undo))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        mark = self._marks.pop()
-        if exc_type is None:
-            try:
-                self.graph.verify()
-            except BaseException:
-                self._rollback(mark)
-                raise
-            return
-        self._rollback(mark)
+        mark = self._state.marks.pop()
+        try:
+            if exc_type is None:
+                try:
+                    self.graph.verify()
+                except BaseException:
+                    self._rollback(mark)
+                    raise
+                return
+            self._rollback(mark)
+        finally:
+            if not self._state.marks:  # outermost transaction over: nothing to undo later
+                del self._undo[:]
 
     def verify(self) -> None:
         self.graph.verify()
@@ -382,6 +404,7 @@ class Rewriter:
 
     def _atomic(self, what: str, fn: Callable[[], Any]) -> Any:
         mark = len(self._undo)
+        self._state.depth += 1
         try:
             result = fn()
         except IRVerifyError as err:
@@ -392,6 +415,10 @@ class Rewriter:
         except BaseException:
             self._rollback(mark)
             raise
+        finally:
+            self._state.depth -= 1
+        if not self._state.depth and not self._state.marks:
+            del self._undo[:]  # a bare edit that succeeded is final
         self.log.append(what)
         return result
 

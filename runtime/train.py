@@ -84,6 +84,7 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
         cfg.seed = seed
     graph = elaborate(module, item.name, overrides or {})
     graph.verify()
+    graph_as_written = graph
     if passes:
         from ..compiler.passes import run_passes
 
@@ -104,9 +105,13 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
                         "y_test), a generator for operator models (`burgers(…)`, `darcy(…)`, "
                         "`antiderivative(…)`), or pass --data file.npz")
     meta = {"model": item.name, "spec": str(spec), "spec_params": params,
-            "config": cfg.describe(), "data": str(source), "passes": passes or ""}
+            "config": cfg.describe(), "data": str(source), "passes": passes or "",
+            "data_id": _data_id(source), "graph_id": _graph_id(graph_as_written)}
     if before_data is not None:
-        before_data(meta)
+        extra = before_data(meta) or {}
+        if epochs is None and "epochs" in extra:  # a resume continues the run's own plan
+            cfg.epochs = extra["epochs"]
+            meta["config"] = cfg.describe()
     if isinstance(source, Record):
         ds = from_generator(source, cfg.spans.get("data"), cfg.seed)
     else:
@@ -304,20 +309,61 @@ def latest_run_dir(model: str, root: Path = Path("runs")) -> Path:
     return max(runs, key=lambda p: (p / ckpt.CHECKPOINT).stat().st_mtime)
 
 
+def _data_id(source) -> str:
+    """What identifies the data: the generator call, or the file's SHA-256 (so a different
+    file at the same path, or the same file by another path, is recognised)."""
+    if isinstance(source, Record):
+        return str(source)
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(source, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return f"unreadable:{source}"  # from_file reports it properly
+    return "sha256:" + digest.hexdigest()
+
+
+def _graph_id(graph) -> str:
+    """The elaborated model without names, comments and source positions: editing a comment
+    does not change it, changing a layer does."""
+    import hashlib
+
+    from ..compiler.printer import print_graph
+
+    lines = [line.split("  #", 1)[0].rstrip() for line in print_graph(graph).splitlines()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def _comparable(meta: dict) -> dict:
     cfg = dict(meta.get("config", {}))
     cfg.pop("epochs", None)  # a resume may extend the run
     cfg.pop("eval_resolution", None)
     return {"model": meta.get("model"), "spec_params": meta.get("spec_params") or {},
-            "config": cfg, "passes": meta.get("passes", ""), "data": meta.get("data")}
+            "config": cfg, "passes": meta.get("passes", ""), "data": meta.get("data"),
+            "data_id": meta.get("data_id"), "graph_id": meta.get("graph_id")}
 
 
 def _differences(was: dict, now: dict) -> list[str]:
     """What differs between two runs' settings, one phrase each (``seed 3 -> 0``)."""
     out = []
-    for key in ("model", "data", "passes"):
+    known = was.get("data_id") and now.get("data_id")  # older runs lack the ids
+    same_data = was.get("data_id") == now.get("data_id") if known else \
+        was.get("data") == now.get("data")
+    if not same_data:
+        if was.get("data") == now.get("data"):
+            out.append(f"the contents of data {now.get('data')}")
+        else:
+            out.append(f"data {was.get('data') or 'none'} -> {now.get('data') or 'none'}")
+    for key in ("model", "passes"):
         if was.get(key) != now.get(key):
             out.append(f"{key} {was.get(key) or 'none'} -> {now.get(key) or 'none'}")
+    if was.get("graph_id") and now.get("graph_id") and was["graph_id"] != now["graph_id"] \
+            and was.get("model") == now.get("model") and was.get("spec_params") == \
+            now.get("spec_params"):
+        out.append("the model's layers or wiring (the spec was edited)")
     for group, label in (("spec_params", "-s "), ("config", "")):
         a, b = was.get(group, {}), now.get(group, {})
         for key in sorted(set(a) | set(b)):

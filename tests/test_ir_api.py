@@ -486,3 +486,50 @@ def test_instance_names_given_to_edits_are_checked():
     assert catspec.print_ir(mlp) == before
     renamed = mlp.edited(lambda rw: rw.replace("relu_0", "gelu", name="act/first"))
     assert renamed.node_by_name("act/first").op == "act.gelu"
+
+
+def test_second_review_fixes():
+    # init covers slots that edits made after the passes
+    g = run_passes(catspec.load(SPECS / "mlp.cat", width=16), "O1")
+    catspec.rewrite(g, "dense(k) >> relu", "dense(k) >> layer_norm >> relu")
+    m = catspec.compile(g)
+    assert m(m.init(0), jnp.ones((1, 784))).shape == (1, 10)
+    # a transaction undoes what nested rewriters and catspec.rewrite did inside it
+    g = catspec.load(SPECS / "mlp.cat", width=16)
+    before = catspec.print_ir(g)
+    with pytest.raises(RuntimeError):
+        with g.rewriter() as rw:
+            rw.insert_after("dense_0", "layer_norm")
+            catspec.rewrite(g, "layer_norm", "tanh")
+            with g.rewriter() as rw2:
+                rw2.remove("relu_1")
+            raise RuntimeError("later failure")
+    assert catspec.print_ir(g) == before
+    # one sweep: what a replacement built is not matched again
+    r = catspec.load("model m : Tensor[4] -> Tensor[4] = relu ^ 4")
+    assert catspec.rewrite(r, "relu >> relu >> id", "tanh >> relu") == 2
+    assert [n.op for n in r.nodes()][1:-1] == ["act.tanh", "act.relu"] * 2
+    # a callable that declines leaves no trace
+    mlp = catspec.load(SPECS / "mlp.cat")
+    n0 = len(mlp.nodes())
+    assert catspec.rewrite(mlp, "dense >> relu",
+                           lambda rw, m: (rw.add("dense", [m.output], {"out": 16}), None)[1]) == 0
+    assert len(mlp.nodes()) == n0
+    # a pattern input computed inside the match is not a match
+    hh = catspec.load("model m : Tensor[4] -> Tensor[4] {\n    h = dense(4)(x)\n"
+                      "    return add(h, h)\n}")
+    assert find(hh, "(dense(k) @ id) >> add") == []
+
+
+def test_constants_from_text():
+    text = ("graph m(%0: f32[3]) -> f32[3] {\n"
+            "  %1: f32[3] = ctl.const[value=[-1.0, 0.0, 2.0]]()\n"
+            "  %2: f32[3] = act.relu(%1)\n"
+            "  %3: f32[3] = struct.add[n=2](%0, %2)\n"
+            "  return %3\n}")
+    folded = run_passes(catspec.parse_ir(text), "O1")  # unnamed nodes fold too
+    assert [n.attrs["value"] for n in folded.nodes(op="ctl.const")][-1] == (0.0, 0.0, 2.0)
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(text.replace("[-1.0, 0.0, 2.0]", "[1.0, 2.0]"))
+    assert str(err.value) == "`node 1` (ctl.const): its value holds 2 number(s), its type " \
+                             "f32[3] needs 3"

@@ -322,9 +322,14 @@ def test_resume_names_what_differs_and_refuses_a_finished_run(tmp_path):
     spec = write_spec(tmp_path)
     quiet = {"log": lambda s: None, "progress": False}
     fit(prepare(spec, epochs=2), tmp_path / "run", **quiet)
-    other = tmp_path / "other.npz"
+    other, copy = tmp_path / "other.npz", tmp_path / "copy.npz"
     with np.load(tmp_path / "data.npz") as f:
-        np.savez(other, **{k: f[k] for k in f.files})
+        arrays = {k: f[k] for k in f.files}
+    np.savez(copy, **arrays)
+    np.savez(other, **dict(arrays, y_test=arrays["y_test"] + 1))
+    # the same contents under another path is the same data
+    assert prepare(spec, epochs=3, data=copy,
+                   before_data=lambda meta: check_resumable(tmp_path / "run", meta))
     with pytest.raises(InputError) as err:
         prepare(spec, None, {"width": 4}, epochs=3, seed=5, data=other,
                 before_data=lambda meta: check_resumable(tmp_path / "run", meta))
@@ -399,3 +404,21 @@ def test_cli_refuses_eval_resolution_it_cannot_do_before_training(tmp_path):
 def test_new_run_dirs_never_collide(tmp_path):
     a, b = new_run_dir("m", tmp_path), new_run_dir("m", tmp_path)
     assert a != b and a.is_dir() and b.is_dir()
+
+
+def test_resume_notices_an_edited_model_and_rewritten_data(tmp_path):
+    spec = write_spec(tmp_path)
+    fit(prepare(spec, epochs=1), tmp_path / "run", log=lambda s: None, progress=False)
+    spec.write_text(spec.read_text().replace(">> tanh >>", ">> relu >>"))
+    with pytest.raises(InputError) as err:
+        prepare(spec, epochs=2, before_data=lambda m: check_resumable(tmp_path / "run", m))
+    assert "(the model's layers or wiring (the spec was edited))" in str(err.value)
+    spec.write_text(spec.read_text().replace(">> relu >>", ">> tanh >>") + "# a comment\n")
+    with np.load(tmp_path / "data.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    np.savez(tmp_path / "data.npz", **dict(arrays, y_test=arrays["y_test"] * 2))
+    with pytest.raises(InputError) as err:
+        prepare(spec, epochs=2, before_data=lambda m: check_resumable(tmp_path / "run", m))
+    assert str(err.value) == (f"the run in `{tmp_path / 'run'}` was made with other settings "
+                              f"(the contents of data {tmp_path / 'data.npz'}); resume with the "
+                              "same ones, or start a new run")

@@ -91,9 +91,30 @@ def verify_batched(graph, node) -> None:
 
 
 def verify_const(graph, node) -> None:
+    label = node.name or f"node {node.id}"
     if graph.inputs_of(node.id) or len(node.out_types) != 1 or "value" not in node.attrs:
-        raise IRVerifyError(f"`{node.name}` (ctl.const) must have no inputs, one output and a "
+        raise IRVerifyError(f"`{label}` (ctl.const) must have no inputs, one output and a "
                             f"`value`")
+    t = node.out_types[0]
+    value = node.attrs["value"]
+    flat = list(_flatten(value))
+    want = 1
+    for size in t.shape:
+        if not isinstance(size, int):
+            raise IRVerifyError(f"`{label}` (ctl.const) needs a concrete type, got {t}")
+        want *= size
+    if len(flat) != want or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                    for v in flat):
+        raise IRVerifyError(f"`{label}` (ctl.const): its value holds {len(flat)} number(s), "
+                            f"its type {t} needs {want}")
+
+
+def _flatten(value):
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _flatten(v)
+    else:
+        yield value
 
 
 VERIFIERS.update({"ctl.scan": verify_scan, "ctl.batched": verify_batched,

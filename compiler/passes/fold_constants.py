@@ -52,7 +52,8 @@ def fold_graph(graph: Graph, limit: int = MAX_ELEMENTS) -> bool:
         values = _evaluate(graph, node)
         for k, (t, v) in enumerate(zip(node.out_types, values)):
             const = graph.add_node("ctl.const", [], (t,), {"value": v},
-                                   name=f"{node.name}~const{k}" if k else f"{node.name}~const",
+                                   name=(f"{node.name}~const{k}" if k else f"{node.name}~const")
+                                   if node.name else "",
                                    span=node.span)
             replace_uses(graph, (node.id, k), (const.id, 0))
         graph.remove_node(node.id)

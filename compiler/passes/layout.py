@@ -61,10 +61,26 @@ class ParamLayout:
         return nest(flat)
 
     def init(self, table: ParamTable, key) -> dict:
-        """Initial parameters equal to the unoptimized model's, in the optimized layout."""
-        from ...backends.jax.params import init_params
+        """Initial parameters equal to the unoptimized model's, in the optimized layout.
 
-        return self.to_optimized(table, init_params(self.original, key))
+        Slots that edits made after the passes added (or reshaped) are not in the original
+        table; they are initialised on their own, from a key folded past the original ones.
+        """
+        import jax
+
+        from ...backends.jax.params import flatten, init_params, nest
+
+        flat = flatten(self.to_optimized(table, init_params(self.original, key)))
+        fresh = ParamTable()
+        for slot in table.roots():
+            value = flat.get(slot.path)
+            if value is None or tuple(value.shape) != tuple(slot.shape):
+                flat.pop(slot.path, None)
+                fresh.add(slot)
+        if len(fresh):
+            extra_key = jax.random.fold_in(key, len(self.original) + 1)
+            flat.update(flatten(init_params(fresh, extra_key)))
+        return nest(flat)
 
 
 def layout_of(table: ParamTable) -> ParamLayout:
