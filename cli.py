@@ -242,6 +242,7 @@ def run(
 
     from .backends.jax.model import Model
 
+    _check_pass_list(passes)
     if checkpoint is not None:
         from .runtime.trained import checkpoint_path, load_run
 
@@ -409,6 +410,7 @@ def train(
                 saved.get("config", {}).get("epochs") else None
         return None
 
+    _check_pass_list(passes)
     job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
                   passes=passes, before_data=before_data)
     name = job.meta["model"]
@@ -532,6 +534,7 @@ def compile_(
     if len(chosen) + (passes is not None) > 1:
         _fail("error: give one of --passes, -O0, -O1, -O2", EXIT_USAGE)
     pipeline = passes if passes is not None else (chosen[0] if chosen else "O1")
+    _check_pass_list(pipeline)
     graph = _load_graph(file, model, sets)
     timings: list = [] if time_passes else None
 
@@ -541,7 +544,9 @@ def compile_(
 
     graph = run_passes(graph, pipeline, timings=timings, dump_after=dump_after, dump=dump)
     if emit == "ir":
-        text = str(graph)
+        from .compiler.printer import print_ir
+
+        text = print_ir(graph)  # with the parameter table (and layout): parse_ir reads it back
     else:
         import jax
 
@@ -574,6 +579,19 @@ def compile_(
         typer.echo(text)
     if timings is not None:
         typer.echo(format_timings(timings), err=True)
+
+
+def _check_pass_list(passes: str | None) -> None:
+    """A pass list given on the command line that names no pass is a usage error (exit 2)."""
+    if not passes:
+        return
+    from .compiler.passes import expand
+    from .errors import PassError
+
+    try:
+        expand(passes)
+    except PassError as err:
+        _fail(f"error: {err}", EXIT_USAGE)
 
 
 def _resume_command(run_dir: Path) -> str:

@@ -9,7 +9,8 @@ those, and this module dispatches to it.
 
 A pattern is a chain ``p0 >> p1 >> …`` written as a spec expression (parsed by
 ``grammar.parse_expr``) or as a list of ``OpPattern``/``"op"``/``("op", {attrs})``.
-Each element names an op (or a glob such as ``act.*``; ``_`` is any op); its
+Each element names an op (``_`` is any op; in a Python list also a glob such as
+``act.*``, which the spec syntax cannot spell); its
 arguments constrain attributes: a literal must be equal, a bare name binds a
 wildcard (the same name twice must bind equal values). The chain is walked
 directly: every node after the first has one input, and every output inside the

@@ -268,8 +268,10 @@ def test_cli_compile():
     res = runner.invoke(app, ["compile", str(RMLP), "-O2", "--time-passes"])
     assert res.exit_code == 0, res.output
     assert "ctl.scan[length=3" in res.stdout and "repeat-to-scan" in res.stderr
+    # the printed IR has its parameter table and layout: it parses back
+    assert catspec.parse_ir(res.stdout).params.layout.stacks[0][0] == "scan/block_0/dense_0/w"
     res = runner.invoke(app, ["compile", str(RMLP), "--passes", "nope"])
-    assert res.exit_code == 1 and res.stderr.startswith("error: unknown pass `nope`; ")
+    assert res.exit_code == 2 and res.stderr.startswith("error: unknown pass `nope`; ")
     res = runner.invoke(app, ["compile", str(RMLP), "--dump-after", "repeat-to-scan"])
     assert res.exit_code == 1 and res.stderr == (
         "error: cannot dump after `repeat-to-scan`: it is not among the passes that run "
