@@ -450,7 +450,13 @@ class _Parser:
             for slot in slots.values():
                 table.add(slot)
             return
-        for _, node, _params in self.pending:
+        for _, node, params in self.pending:
+            derived = [p for p in params.values() if "~" in p]
+            if derived:
+                raise IRVerifyError(
+                    f"IR text: `{node.name}` reads @{derived[0]}, a slot derived by a "
+                    "reparametrisation, which only a parameter table can describe; parse the "
+                    "output of `print_ir`, which has the `parameters:` table")
             if node.op in _STACKING:
                 raise IRVerifyError(
                     f"IR text: `{node.name}` ({node.op}) reads stacked parameter slots, which "

@@ -117,15 +117,27 @@ def check_kwargs(op: str, keys) -> None:
 
 
 def _is_chain(e: A.Expr) -> bool:
-    """Whether ``e`` is ``op >> op >> …`` of plain op calls (the chain matcher's case)."""
-    for part in _chain(e):
+    """Whether ``e`` is ``op >> op >> …`` of one-output ops, each after the first with one
+    input (the chain walker's case; anything else is matched as a graph pattern)."""
+    for k, part in enumerate(_chain(e)):
         if isinstance(part, A.Name):
             name = part.id
         elif isinstance(part, A.Call) and isinstance(part.func, A.Name):
             name = part.func.id
         else:
             return False
-        if name in ("id", "residual"):
+        if name in ("id", "residual", "copy"):
+            return False
+        if name == "_" or any(c in name for c in "*?["):
+            continue
+        op = OPS.get(name) or SURFACE.get(name)
+        if op is None:
+            continue  # unknown: the chain compiler reports it
+        try:
+            n_in, n_out = op.arity({a.name: a.default for a in op.args})
+        except Exception:  # noqa: BLE001 - an arity that needs an argument: let the graph path decide
+            return False
+        if n_out != 1 or (k > 0 and n_in != 1):
             return False
     return True
 
@@ -144,6 +156,7 @@ def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
     ``PatternGraph`` when the string uses ``@``, ``+`` or ``residual`` (see
     ``pattern_graph``)."""
     if isinstance(pattern, PatternGraph):
+        _check_pattern_graph(pattern)
         return pattern
     if isinstance(pattern, str):
         parsed = _parse(pattern, "pattern")
@@ -277,9 +290,12 @@ def rewrite(graph: Graph, pattern, replacement: str | Callable, limit: int | Non
     Raises ``IRVerifyError`` when a replacement does not fit the graph.
     """
     compiled = compile_pattern(pattern)
-    if isinstance(replacement, str) and isinstance(compiled, PatternGraph):
+    if isinstance(replacement, str):
         parsed = _parse(replacement, "replacement")
-        replacement = _GraphReplacement(replacement, parsed)
+        _check_ops(parsed)  # a misspelt replacement fails even where nothing matches
+        is_id = isinstance(parsed, A.Name) and parsed.id == "id"
+        if isinstance(compiled, PatternGraph) or not (is_id or _is_chain(parsed)):
+            replacement = _GraphReplacement(replacement, parsed)
     count = 0
     first_new = graph._next_id  # nodes from this call's replacements have ids from here on
     with Rewriter(graph) as rw:
@@ -311,6 +327,39 @@ def _describe(replacement) -> str:
     if isinstance(replacement, _GraphReplacement):
         return f"`{replacement.text}`"
     return f"`{getattr(replacement, '__name__', 'the callable')}`"
+
+
+def _check_pattern_graph(pg: PatternGraph) -> None:
+    """A hand-built pattern graph: known ops and sources that exist, one output."""
+    if pg.output is None or pg.output[0] != "node" or not 0 <= pg.output[1] < len(pg.nodes):
+        raise IRVerifyError("a PatternGraph needs `output=(\"node\", i, port)` naming one of "
+                            "its nodes")
+    for i, node in enumerate(pg.nodes):
+        check_op_pattern(node.op)
+        for src in node.inputs:
+            ok = (src[0] == "in" and 0 <= src[1] < pg.n_in) or \
+                (src[0] == "node" and 0 <= src[1] < i)
+            if not ok:
+                raise IRVerifyError(f"PatternGraph node {i} (`{node.op}`) reads {src!r}: "
+                                    f"sources are (\"in\", k < {pg.n_in}) or (\"node\", j < {i}, "
+                                    "port)")
+
+
+def _check_ops(e: A.Expr) -> None:
+    """Every op a replacement expression calls exists."""
+    if isinstance(e, A.BinOp) and e.op in (">>", "@", "+"):
+        _check_ops(e.left)
+        _check_ops(e.right)
+        return
+    name = e.id if isinstance(e, A.Name) else (
+        e.func.id if isinstance(e, A.Call) and isinstance(e.func, A.Name) else None)
+    if name is None:
+        return  # the builder reports the shape of the expression
+    if name == "residual" and isinstance(e, A.Call):
+        for a in e.args:
+            _check_ops(a)
+    elif name not in ("id", "copy", "residual"):
+        resolve_op(name)
 
 
 @dataclass

@@ -101,12 +101,24 @@ class _Builder:
             return sum(a for a, _ in ar), sum(b for _, b in ar)
         if isinstance(e, A.BinOp) and e.op == "+":
             return self.arity(_terms(e, "+")[0])[0], 1
-        name, args, _ = self.op_of(e)
+        name, args, kwargs = self.op_of(e)
         if name == "id":
-            return 1, 1
+            n = self._count(args, kwargs, 1)
+            return n, n
+        if name == "copy":
+            return 1, self._count(args, kwargs, 2)
         if name == "residual":
             return 1, 1
         return self.op_arity(name, args, e)
+
+    def _count(self, args, kwargs, default: int) -> int:
+        """The `n` of `id(n)` (default 1) or `copy(n)` (default 2): a literal."""
+        value = kwargs.get("n", args[0] if args else None)
+        if value is None:
+            return default
+        if isinstance(value, A.Int) and value.value >= 1:
+            return value.value
+        raise IRVerifyError("`id(n)` and `copy(n)` in a pattern take a literal count n ≥ 1")
 
     def op_arity(self, name: str, args, e) -> tuple[int, int]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -130,9 +142,11 @@ class _Builder:
         if isinstance(e, A.BinOp) and e.op == "+":
             terms = _terms(e, "+")
             return self.sum([self.single(t, ins) for t in terms])
-        name, args, _ = self.op_of(e)
+        name, args, kwargs = self.op_of(e)
         if name == "id":
             return list(ins)
+        if name == "copy":  # fan-out: graphs are matched with copy nodes looked through
+            return [ins[0]] * self._count(args, kwargs, 2)
         if name == "residual":
             if len(args) != 1 or self.arity(args[0]) != (1, 1):
                 raise IRVerifyError("`residual` takes one block with one input and one output"
@@ -298,7 +312,7 @@ def _match_node(graph: Graph, pg: PatternGraph, i: int, gid: int, st: _State,
     base = st.copy()
     base.nodes[i], base.bindings = gid, bindings
     srcs = [source(graph, w) for w in ins]
-    orders = itertools.permutations(range(len(srcs))) if p.commutative and len(srcs) <= 5 \
+    orders = itertools.permutations(range(len(srcs))) if p.commutative and len(srcs) <= 6 \
         else [tuple(range(len(srcs)))]
     for order in orders:
         yield from _match_inputs(graph, pg, p.inputs, [srcs[k] for k in order], 0, base,

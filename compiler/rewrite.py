@@ -376,6 +376,10 @@ class Rewriter:
             paths = [ref.removeprefix("@")]
         elif isinstance(ref, str) and ref.startswith("@"):
             raise IRVerifyError(f"no parameter slot {ref} in graph `{self.graph.name}`")
+        elif isinstance(ref, str) and "/" in ref and not any(n.name == ref
+                                                            for n in self.graph.nodes()):
+            raise IRVerifyError(f"no node or parameter slot named `{ref}` in graph "
+                                f"`{self.graph.name}`")
         else:
             node = self.node(ref)
             if params is None and not node.params and node.region is not None:

@@ -533,3 +533,30 @@ def test_constants_from_text():
         catspec.parse_ir(text.replace("[-1.0, 0.0, 2.0]", "[1.0, 2.0]"))
     assert str(err.value) == "`node 1` (ctl.const): its value holds 2 number(s), its type " \
                              "f32[3] needs 3"
+
+
+def test_patterns_with_copy_id_and_multi_port_ops():
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = relu + tanh")
+    assert len(find(g, "copy >> (relu @ tanh) >> add")) == len(find(g, "relu + tanh")) == 1
+    enc = catspec.load(SPECS / "transformer_encoder.cat")
+    assert [m.bindings for m in find(enc, "layer_norm >> copy(3) >> attention(heads=h)")] == \
+        [{"h": 2}, {"h": 2}]
+    sub = catspec.load("model m : (Tensor[4], Tensor[4]) -> Tensor[4] = swap >> sub")
+    assert len(find(sub, "swap >> sub")) == 1
+    with pytest.raises(IRVerifyError) as err:
+        find(enc, "layer_norm >> attention(heads=2)")
+    assert str(err.value) == ("`attention(heads=2)` takes 3 input(s) but gets 1 in "
+                              "`layer_norm >> attention(heads=2)`")
+    # a chain pattern may take a graph-shaped replacement; a misspelt one always fails
+    r = catspec.load("model m : Tensor[8] -> Tensor[8] = (dense(8) >> relu) ^ 2")
+    assert catspec.rewrite(r, "dense(d) >> relu", "residual(dense(d) >> relu)") == 2
+    with pytest.raises(IRVerifyError) as err:
+        catspec.rewrite(r, "sigmoid", "unknownop(q)")
+    assert str(err.value) == "unknown op `unknownop`"
+
+
+def test_text_without_a_table_refuses_derived_slots():
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(str(catspec.load(SPECS / "lora_mlp.cat")))
+    assert str(err.value).startswith("IR text: `dense_0` reads @dense_0/w~lora, a slot derived "
+                                     "by a reparametrisation")
