@@ -124,7 +124,11 @@ def _dim_sum(t: _Tokens):
 
 
 def _type(t: _Tokens) -> TensorType:
+    from .types import NUMPY_DTYPE
+
     dtype = t.next()
+    if dtype not in NUMPY_DTYPE:
+        t.fail(f"unknown dtype `{dtype}` (dtypes: {', '.join(sorted(NUMPY_DTYPE))})")
     opener = t.next()
     if opener not in ("[", "{"):
         t.fail(f"expected `[` or `{{` after the dtype, found `{opener}`")

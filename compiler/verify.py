@@ -70,7 +70,12 @@ def verify_graph(graph: Graph) -> None:
                 if check is not None:
                     check(graph, node)
                 continue
-            raise IRVerifyError(f"{_where(node)}: unknown op `{node.op}`")
+            from ..errors import did_you_mean
+            from .ops.recursion import VERIFIERS
+
+            hint = did_you_mean(node.op, [*OPS, *VERIFIERS])
+            raise IRVerifyError(f"{_where(node)}: unknown op `{node.op}`"
+                                + (f" ({hint})" if hint else ""))
         n_in, n_out = op.arity(node.attrs)
         if len(ins) != n_in:
             raise IRVerifyError(f"{_where(node)}: expected {n_in} inputs, got {len(ins)}")

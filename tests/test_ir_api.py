@@ -560,3 +560,14 @@ def test_text_without_a_table_refuses_derived_slots():
         catspec.parse_ir(str(catspec.load(SPECS / "lora_mlp.cat")))
     assert str(err.value).startswith("IR text: `dense_0` reads @dense_0/w~lora, a slot derived "
                                      "by a reparametrisation")
+
+
+def test_ir_text_names_unknown_dtypes_and_ops():
+    text = catspec.print_ir(catspec.load(SPECS / "mlp.cat"))
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(text.replace("f32[784]", "q32[784]", 1))
+    assert str(err.value).startswith("IR text line 1: unknown dtype `q32` (dtypes: bf16, bool, ")
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(text.replace("act.relu", "relu", 1))
+    assert str(err.value) == ("node 2 (relu `relu_0`, mlp.cat:4:22): unknown op `relu` (did you "
+                              "mean `act.relu`?)")
