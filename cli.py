@@ -385,8 +385,8 @@ def train(
     from .runtime.train import (
         check_eval_resolution,
         check_resumable,
-        fit,
         finish,
+        fit,
         latest_run_dir,
         new_run_dir,
         prepare,

@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import IRVerifyError, Span
+from ..errors import Span
 from .types import TensorType
 
 Wire = tuple[int, int]  # (node id, output port)

@@ -35,9 +35,9 @@ from typing import Any
 from ..errors import IRVerifyError, SpecError
 from ..grammar import ast as A
 from .ir import Graph, Node, Wire
+from .ops.registry import OPS, SURFACE
 from .pattern_graph import PatternGraph, build_replacement, compile_graph_pattern, match_graph_at
 from .rewrite import Rewriter, resolve_op
-from .ops.registry import OPS, SURFACE
 from .select import check_op_pattern, op_matches
 
 

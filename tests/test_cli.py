@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from catspec.cli import app
 from conftest import SPECS
 from typer.testing import CliRunner
-
-from catspec.cli import app
 
 runner = CliRunner()
 

@@ -14,7 +14,6 @@ Pass lists are written ``canonicalize,cse,dce``; a pipeline name (``O0``,
 from __future__ import annotations
 
 import re
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
