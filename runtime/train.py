@@ -367,8 +367,15 @@ def _differences(was: dict, now: dict) -> list[str]:
     for group, label in (("spec_params", "-s "), ("config", "")):
         a, b = was.get(group, {}), now.get(group, {})
         for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                out.append(f"{label}{key} {a.get(key)} -> {b.get(key)}")
+            va, vb = a.get(key), b.get(key)
+            if va == vb:
+                continue
+            if isinstance(va, dict) and isinstance(vb, dict):  # e.g. the optimizer's arguments
+                for sub in sorted(set(va) | set(vb)):
+                    if va.get(sub) != vb.get(sub):
+                        out.append(f"{label}{key} {sub} {va.get(sub)} -> {vb.get(sub)}")
+            else:
+                out.append(f"{label}{key} {va} -> {vb}")
     return out
 
 
