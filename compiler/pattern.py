@@ -221,6 +221,11 @@ def match_at(graph: Graph, start: Node, chain: list[OpPattern]) -> Match | None:
             if len(users) != 1:
                 return None
             node = graph.node(users[0][0])
+            while node.op == "struct.id" and len(node.out_types) == 1:  # looked through
+                users = graph.users_of((node.id, 0))
+                if len(users) != 1:
+                    return None
+                node = graph.node(users[0][0])
             if len(graph.inputs_of(node.id)) != 1:
                 return None
         if not _node_matches(node, p, bindings):

@@ -541,6 +541,9 @@ def test_patterns_with_copy_id_and_multi_port_ops():
     enc = catspec.load(SPECS / "transformer_encoder.cat")
     assert [m.bindings for m in find(enc, "layer_norm >> copy(3) >> attention(heads=h)")] == \
         [{"h": 2}, {"h": 2}]
+    ided = catspec.load("model m : Tensor[4] -> Tensor[4] = dense(4) >> id >> relu")
+    assert catspec.rewrite(ided, "dense(k) >> relu", "dense(k) >> tanh") == 1  # id looked through
+    assert [n.op for n in ided.nodes()] == ["io.input", "nn.dense", "act.tanh", "io.output"]
     sub = catspec.load("model m : (Tensor[4], Tensor[4]) -> Tensor[4] = swap >> sub")
     assert len(find(sub, "swap >> sub")) == 1
     with pytest.raises(IRVerifyError) as err:
