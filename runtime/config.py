@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..compiler.evaluate import Env, Evaluator, _show, kind_of
-from ..errors import Span, SpecError, did_you_mean
+from ..errors import Span, SpecError, SpecErrors, did_you_mean
 from ..grammar import ast as A
 
 
@@ -199,6 +199,54 @@ def bind_record(rec: Record, table: dict[str, dict[str, Any]], what: str, span) 
     return out
 
 
+def _train_entry(entry, cfg: TrainConfig, ev, env: Env, seen: dict) -> None:
+    """Check one `key = value` of a train section and record it in ``cfg``."""
+    key, span = entry.key, entry.span
+    if key not in KEYS:
+        raise SpecError(f"unknown train setting `{key}`", span,
+                        did_you_mean(key, KEYS) or f"settings are {', '.join(KEYS)}")
+    if key in seen:
+        raise SpecError(f"train setting `{key}` is given twice", span)
+    seen[key] = span
+    value = ev.eval(entry.value, env)
+    vspan = entry.value.span or span
+    if key == "data":
+        if isinstance(value, (Record, str)):
+            cfg.data = value
+        else:
+            raise SpecError(f"`data` must be a generator call like `burgers(n_train=1000)` "
+                            f"or a path to an .npz file, got {kind_of(value)}", vspan)
+    elif key == "loss":
+        cfg.loss = _choice(value, LOSSES, "`loss`", vspan)
+    elif key == "normalize":
+        cfg.normalize = _choice(value, NORMALIZE, "`normalize`", vspan)
+    elif key == "optimizer":
+        if isinstance(value, str):
+            value = Record(value, span=vspan)
+        if not isinstance(value, Record):
+            raise SpecError(f"`optimizer` must be like `adam(lr=1e-3)`, got "
+                            f"{kind_of(value)}", vspan)
+        cfg.opt_args = bind_record(value, OPTIMIZERS, "optimizer", vspan)
+        cfg.optimizer = value
+    elif key == "schedule":
+        if isinstance(value, str):
+            value = Record(value, span=vspan)
+        if not isinstance(value, Record):
+            raise SpecError(f"`schedule` must be like `cosine()`, got {kind_of(value)}",
+                            vspan)
+        cfg.sched_args = bind_record(value, SCHEDULES, "schedule", vspan)
+        cfg.schedule = value.name
+    elif key == "epochs":
+        cfg.epochs = _int(value, "`epochs`", vspan, 1)
+    elif key == "batch_size":
+        cfg.batch_size = _int(value, "`batch_size`", vspan, 1)
+    elif key == "seed":
+        cfg.seed = _int(value, "`seed`", vspan, 0)
+    elif key == "eval_resolution":
+        cfg.eval_resolution = _int(value, "`eval_resolution`", vspan, 1)
+    cfg.spans[key] = vspan
+
+
 def parse_train(model: A.Model, env: Env) -> TrainConfig:
     """Interpret and validate a model's train section (missing keys take their defaults).
 
@@ -209,51 +257,16 @@ def parse_train(model: A.Model, env: Env) -> TrainConfig:
     cfg = TrainConfig()
     ev = TrainEvaluator()
     seen: dict[str, Span | None] = {}
+    errors: list[SpecError] = []  # every bad entry is reported, not just the first
     for entry in model.train or []:
-        key, span = entry.key, entry.span
-        if key not in KEYS:
-            raise SpecError(f"unknown train setting `{key}`", span,
-                            did_you_mean(key, KEYS) or f"settings are {', '.join(KEYS)}")
-        if key in seen:
-            raise SpecError(f"train setting `{key}` is given twice", span)
-        seen[key] = span
-        value = ev.eval(entry.value, env)
-        vspan = entry.value.span or span
-        if key == "data":
-            if isinstance(value, (Record, str)):
-                cfg.data = value
-            else:
-                raise SpecError(f"`data` must be a generator call like `burgers(n_train=1000)` "
-                                f"or a path to an .npz file, got {kind_of(value)}", vspan)
-        elif key == "loss":
-            cfg.loss = _choice(value, LOSSES, "`loss`", vspan)
-        elif key == "normalize":
-            cfg.normalize = _choice(value, NORMALIZE, "`normalize`", vspan)
-        elif key == "optimizer":
-            if isinstance(value, str):
-                value = Record(value, span=vspan)
-            if not isinstance(value, Record):
-                raise SpecError(f"`optimizer` must be like `adam(lr=1e-3)`, got "
-                                f"{kind_of(value)}", vspan)
-            cfg.opt_args = bind_record(value, OPTIMIZERS, "optimizer", vspan)
-            cfg.optimizer = value
-        elif key == "schedule":
-            if isinstance(value, str):
-                value = Record(value, span=vspan)
-            if not isinstance(value, Record):
-                raise SpecError(f"`schedule` must be like `cosine()`, got {kind_of(value)}",
-                                vspan)
-            cfg.sched_args = bind_record(value, SCHEDULES, "schedule", vspan)
-            cfg.schedule = value.name
-        elif key == "epochs":
-            cfg.epochs = _int(value, "`epochs`", vspan, 1)
-        elif key == "batch_size":
-            cfg.batch_size = _int(value, "`batch_size`", vspan, 1)
-        elif key == "seed":
-            cfg.seed = _int(value, "`seed`", vspan, 0)
-        elif key == "eval_resolution":
-            cfg.eval_resolution = _int(value, "`eval_resolution`", vspan, 1)
-        cfg.spans[key] = vspan
+        try:
+            _train_entry(entry, cfg, ev, env, seen)
+        except SpecErrors as err:
+            errors.extend(err.errors)
+        except SpecError as err:
+            errors.append(err)
+    if errors:
+        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
     if cfg.schedule in ("step", "exponential"):
         _int(cfg.sched_args["every"], f"`{cfg.schedule}`: `every`", cfg.spans.get("schedule"), 1)
     if cfg.schedule == "cosine":

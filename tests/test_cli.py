@@ -176,3 +176,15 @@ def test_version_and_unknown_dim():
     result = invoke("run", SPECS / "mlp.cat", "-d", "M=8")
     assert result.exit_code == 2 and result.stderr == (
         "error: `--dim M=…`: the model's inputs have no free size `M` (free sizes: none)\n")
+
+
+def test_check_reports_every_bad_train_setting(tmp_path):
+    spec = tmp_path / "bad.cat"
+    spec.write_text("model m : Tensor[4] -> Tensor[1] = dense(1)\ntrain {\n    epoch = 2\n"
+                    "    optimizer = adma(lr=1e-3)\n}\n")
+    result = invoke("check", spec)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{spec}:3:5: error: unknown train setting `epoch`"
+    assert lines[4] == f"{spec}:4:17: error: unknown optimizer `adma`"
+    assert lines[-1] == "2 errors"
