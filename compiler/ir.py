@@ -272,14 +272,20 @@ class Graph:
 
     def fresh_name(self, base: str) -> str:
         """An instance name ``base_k`` not yet used in this graph."""
-        taken = {self.node(i).name for i in self.g.nodes}
+        nodes = [self.node(i) for i in self.g.nodes]
+        taken = {n.name for n in nodes}
+        # A region (the body of `map_0`) names its nodes under its owner (`map_0/…`):
+        # new nodes there follow suit.
+        named = [n.name for n in nodes if n.name and n.op not in ("io.input", "io.output")]
+        scope = f"{self.name}/" if named and all(x.startswith(f"{self.name}/")
+                                                  for x in named) else ""
         # Regions share their parent's parameter table: a name whose slots would land on
         # existing paths (`dense_0/w` of the top level) is taken too.
         prefixes = {path.rsplit("/", 1)[0] for path in self.params.slots}
         k = 0
-        while f"{base}_{k}" in taken or f"{base}_{k}" in prefixes:
+        while f"{scope}{base}_{k}" in taken or f"{scope}{base}_{k}" in prefixes:
             k += 1
-        return f"{base}_{k}"
+        return f"{scope}{base}_{k}"
 
     def param(self, path: str) -> ParamSlot:
         """The parameter slot at ``path`` (a leading ``@`` is allowed)."""

@@ -574,3 +574,11 @@ def test_ir_text_names_unknown_dtypes_and_ops():
         catspec.parse_ir(text.replace("act.relu", "relu", 1))
     assert str(err.value) == ("node 2 (relu `relu_0`, mlp.cat:4:22): unknown op `relu` (did you "
                               "mean `act.relu`?)")
+
+
+def test_nodes_added_in_a_region_are_named_under_its_owner():
+    g = catspec.load(SPECS / "deepsets.cat")
+    region = g.node_by_name("map_0").region
+    assert catspec.rewrite(region, "relu", "tanh") == 2
+    assert [n.name for n in region.select(op="tanh")] == ["map_0/tanh_0", "map_0/tanh_1"]
+    g.verify()
