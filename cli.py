@@ -121,6 +121,22 @@ def parse_dims(dims: list[str] | None) -> dict[str, int]:
     return out
 
 
+def _free_sizes(model, dims: list[str] | None, purpose: str) -> dict[str, int]:
+    """Sizes for the free symbols of ``model``'s inputs: the ``--dim`` values (each must
+    name a free symbol), 32 for the rest (said on stderr)."""
+    values = parse_dims(dims)
+    free = set().union(*(t.symbols for t in model.input_types)) if model.input_types else set()
+    unknown = sorted(set(values) - free)
+    if unknown:
+        _fail(f"error: `--dim {unknown[0]}=…`: the model's inputs have no free size "
+              f"`{unknown[0]}` (free sizes: {', '.join(sorted(free)) or 'none'})", EXIT_USAGE)
+    for sym in sorted(free - set(values)):
+        values[sym] = 32
+        typer.echo(f"note: free size {sym} set to 32 for {purpose} (use --dim {sym}=…)",
+                   err=True)
+    return values
+
+
 SetOpt = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", help="Override a model parameter: -s width=32 (repeatable)."),
@@ -272,17 +288,7 @@ def run(
     if inputs:
         xs = [_load_array(p) for p in inputs]
     else:
-        dim_values = parse_dims(dims)
-        free = set().union(*(t.symbols for t in m.input_types)) if m.input_types else set()
-        unknown = sorted(set(dim_values) - free)
-        if unknown:
-            _fail(f"error: `--dim {unknown[0]}=…`: the model's inputs have no free size "
-                  f"`{unknown[0]}` (free sizes: {', '.join(sorted(free)) or 'none'})",
-                  EXIT_USAGE)
-        for sym in sorted(free - set(dim_values)):
-            dim_values[sym] = 32
-            typer.echo(f"note: free size {sym} set to 32 for random inputs (use --dim {sym}=…)",
-                       err=True)
+        dim_values = _free_sizes(m, dims, "random inputs")
         xs = m.example_inputs(jax.random.key(seed + 1), batch, dim_values)
     y = apply(*xs)
     ys = y if isinstance(y, tuple) else (y,)
@@ -553,17 +559,7 @@ def compile_(
         from .backends.jax.model import Model
 
         m = Model(graph)
-        dim_values = parse_dims(dims)
-        free = set().union(*(t.symbols for t in m.input_types)) if m.input_types else set()
-        unknown = sorted(set(dim_values) - free)
-        if unknown:
-            _fail(f"error: `--dim {unknown[0]}=…`: the model's inputs have no free size "
-                  f"`{unknown[0]}` (free sizes: {', '.join(sorted(free)) or 'none'})",
-                  EXIT_USAGE)
-        for sym in sorted(free - set(dim_values)):
-            dim_values[sym] = 32
-            typer.echo(f"note: free size {sym} set to 32 for lowering (use --dim {sym}=…)",
-                       err=True)
+        dim_values = _free_sizes(m, dims, "lowering")
         # Abstract values only: lowering needs shapes, and a huge model must not be allocated.
         xs = jax.eval_shape(lambda: m.example_inputs(0, batch, dim_values))
         params = jax.eval_shape(lambda: m.init(0))

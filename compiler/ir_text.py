@@ -165,14 +165,7 @@ def _value(t: _Tokens) -> Any:
             items.append(_value(t))
         return tuple(items)
     if t.accept("{"):
-        entries: dict[str, Any] = {}
-        while not t.accept("}"):
-            if entries:
-                t.expect(",")
-            key = t.next()
-            t.expect("=")
-            entries[key] = _value(t)
-        return entries
+        return _entries(t, "}")
     neg = t.accept("-")
     kind, tok = t.kind(), t.next()
     if kind == "num":
@@ -188,16 +181,20 @@ def _value(t: _Tokens) -> Any:
     t.fail(f"expected a value, found `{tok}`")
 
 
-def _attrs(t: _Tokens) -> dict[str, Any]:
+def _entries(t: _Tokens, close: str) -> dict[str, Any]:
+    """``key=value, …`` up to ``close`` (the opener already read)."""
     out: dict[str, Any] = {}
-    if t.accept("["):
-        while not t.accept("]"):
-            if out:
-                t.expect(",")
-            key = t.next()
-            t.expect("=")
-            out[key] = _value(t)
+    while not t.accept(close):
+        if out:
+            t.expect(",")
+        key = t.next()
+        t.expect("=")
+        out[key] = _value(t)
     return out
+
+
+def _attrs(t: _Tokens) -> dict[str, Any]:
+    return _entries(t, "]") if t.accept("[") else {}
 
 
 def _slot_map(t: _Tokens, open_: str, close: str) -> dict[str, str]:
@@ -403,14 +400,8 @@ class _Parser:
                 slot.trainable = kind == "trained"
                 k = _Tokens(fields[3].removeprefix("init="), self.i)
                 slot.init = k.next()
-                if k.peek() == "(":
-                    k.next()
-                    while not k.accept(")"):
-                        if slot.init_args:
-                            k.expect(",")
-                        key = k.next()
-                        k.expect("=")
-                        slot.init_args[key] = _value(k)
+                if k.accept("("):
+                    slot.init_args = _entries(k, ")")
             slots[path] = slot
         return slots
 

@@ -36,7 +36,15 @@ from ..errors import IRVerifyError, SpecError
 from ..grammar import ast as A
 from .ir import Graph, Node, Wire
 from .ops.registry import OPS, SURFACE
-from .pattern_graph import PatternGraph, build_replacement, compile_graph_pattern, match_graph_at
+from .pattern_graph import (
+    PatternGraph,
+    build_replacement,
+    call_name,
+    call_parts,
+    compile_graph_pattern,
+    match_graph_at,
+    transparent_path,
+)
 from .rewrite import Rewriter, resolve_op
 from .select import check_op_pattern, op_matches
 
@@ -86,15 +94,6 @@ def _literal(e: A.Expr):
     raise IRVerifyError("a pattern argument must be a literal or a name to bind")
 
 
-def _call_parts(e: A.Expr) -> tuple[str, list[A.Expr], dict[str, A.Expr]]:
-    if isinstance(e, A.Name):
-        return e.id, [], {}
-    if isinstance(e, A.Call) and isinstance(e.func, A.Name):
-        return e.func.id, list(e.args), {k.name: k.value for k in e.kwargs}
-    raise IRVerifyError("a pattern is a chain of op calls joined by `>>`, like "
-                        "`dense(out) >> relu`")
-
-
 def _arg_names(op: str, n: int) -> list[str]:
     names = [a.name for a in resolve_op(op).args]
     if n > len(names):
@@ -120,13 +119,8 @@ def _is_chain(e: A.Expr) -> bool:
     """Whether ``e`` is ``op >> op >> …`` of one-output ops, each after the first with one
     input (the chain walker's case; anything else is matched as a graph pattern)."""
     for k, part in enumerate(_chain(e)):
-        if isinstance(part, A.Name):
-            name = part.id
-        elif isinstance(part, A.Call) and isinstance(part.func, A.Name):
-            name = part.func.id
-        else:
-            return False
-        if name in ("id", "residual", "copy"):
+        name = call_name(part)
+        if name is None or name in ("id", "residual", "copy"):
             return False
         if name == "_" or any(c in name for c in "*?["):
             continue
@@ -164,7 +158,7 @@ def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
             return compile_graph_pattern(parsed, pattern, _literal, _arg_names)
         out = []
         for e in _chain(parsed):
-            op, args, kwargs = _call_parts(e)
+            op, args, kwargs = call_parts(e)
             attrs = {}
             if op != "_" and "*" not in op:
                 attrs.update(zip(_arg_names(op, len(args)), map(_literal, args)))
@@ -182,7 +176,8 @@ def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
             out.append(OpPattern(p[0], dict(p[1])))
     for p in out:
         check_op_pattern(p.op)
-        check_kwargs(p.op, p.attrs) if p.op in OPS or p.op in SURFACE else None
+        if p.op in OPS or p.op in SURFACE:
+            check_kwargs(p.op, p.attrs)
     return out
 
 
@@ -267,7 +262,7 @@ def _build(rw: Rewriter, match: Match, replacement: str) -> Wire:
     env, ev = Env().child(**match.bindings), Evaluator()
     wires = list(match.inputs)
     for k, e in enumerate(elems):
-        op, args, kwargs = _call_parts(e)
+        op, args, kwargs = call_parts(e)
         try:
             values = [ev.eval(a, env) for a in args]
             kvalues = {key: ev.eval(v, env) for key, v in kwargs.items()}
@@ -356,8 +351,7 @@ def _check_ops(e: A.Expr) -> None:
         _check_ops(e.left)
         _check_ops(e.right)
         return
-    name = e.id if isinstance(e, A.Name) else (
-        e.func.id if isinstance(e, A.Call) and isinstance(e.func, A.Name) else None)
+    name = call_name(e)
     if name is None:
         return  # the builder reports the shape of the expression
     if name == "residual" and isinstance(e, A.Call):
@@ -397,10 +391,7 @@ def _apply(rw: Rewriter, match: Match, replacement) -> bool:
         candidates = list(reversed(match.nodes))
         for node in match.nodes:
             for w in graph.inputs_of(node.id) if node.id in graph.g else []:
-                while graph.node(w[0]).op in ("struct.copy", "struct.id"):
-                    candidates.append(graph.node(w[0]))
-                    w = graph.inputs_of(w[0])[0 if graph.node(w[0]).op == "struct.copy"
-                                                else w[1]]
+                candidates += transparent_path(graph, w)[0]
         changed = True
         while changed:
             changed = False

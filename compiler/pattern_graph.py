@@ -79,18 +79,33 @@ def _terms(e: A.Expr, op: str) -> list[A.Expr]:
     return out[::-1]
 
 
+def call_name(e: A.Expr) -> str | None:
+    """The op an expression calls (``dense`` for ``dense`` and ``dense(8)``), else ``None``."""
+    if isinstance(e, A.Name):
+        return e.id
+    if isinstance(e, A.Call) and isinstance(e.func, A.Name):
+        return e.func.id
+    return None
+
+
+def call_parts(e: A.Expr) -> tuple[str, list[A.Expr], dict[str, A.Expr]]:
+    """An op call's name, positional and keyword argument expressions."""
+    name = call_name(e)
+    if name is None:
+        raise IRVerifyError("a pattern is built from op calls with `>>`, `@`, `+` and "
+                            "`residual(…)`, like `dense(out) + dense(out)`")
+    if isinstance(e, A.Name):
+        return name, [], {}
+    return name, list(e.args), {k.name: k.value for k in e.kwargs}
+
+
 class _Builder:
     """Shared walk over pattern and replacement expressions: arity and structure."""
 
     text = ""
 
     def op_of(self, e: A.Expr) -> tuple[str, list[A.Expr], dict[str, A.Expr]]:
-        if isinstance(e, A.Name):
-            return e.id, [], {}
-        if isinstance(e, A.Call) and isinstance(e.func, A.Name):
-            return e.func.id, list(e.args), {k.name: k.value for k in e.kwargs}
-        raise IRVerifyError("a pattern is built from op calls with `>>`, `@`, `+` and "
-                            "`residual(…)`, like `dense(out) + dense(out)`")
+        return call_parts(e)
 
     def arity(self, e: A.Expr) -> tuple[int, int]:
         if isinstance(e, A.BinOp) and e.op == ">>":
@@ -257,14 +272,22 @@ def compile_graph_pattern(parsed: A.Expr, text: str, literal, arg_names) -> Patt
 
 
 # -- matching ------------------------------------------------------------------------------
-def source(graph: Graph, wire: Wire) -> Wire:
-    """The wire with ``copy``/``id`` nodes looked through."""
+def transparent_path(graph: Graph, wire: Wire) -> tuple[list[Node], Wire]:
+    """The ``copy``/``id`` nodes ``wire`` passes through going upstream, and the wire it
+    comes from."""
+    passed = []
     while True:
         node = graph.node(wire[0])
         if node.op not in _TRANSPARENT:
-            return wire
+            return passed, wire
+        passed.append(node)
         ins = graph.inputs_of(node.id)
         wire = ins[0] if node.op == "struct.copy" else ins[wire[1]]
+
+
+def source(graph: Graph, wire: Wire) -> Wire:
+    """The wire with ``copy``/``id`` nodes looked through."""
+    return transparent_path(graph, wire)[1]
 
 
 def readers(graph: Graph, wire: Wire) -> tuple[list[int], list[int]]:

@@ -177,14 +177,16 @@ class Rewriter:
     # -- edits ----------------------------------------------------------------------
     def add(self, op: str, inputs: list[WireRef], attrs: dict | None = None,
             name: str | None = None, params: dict[str, str] | None = None,
-            reuse_params: dict[str, str] | None = None, **kw) -> Node:
+            reuse_params: dict[str, str] | None = None, *,
+            _replacing: set[int] | None = None, **kw) -> Node:
         """A new node of ``op`` reading ``inputs``, typed by inference.
 
         ``params`` names slots to read as they are; ``reuse_params`` names slots to read
         when their shapes fit; other parameters get new slots ``name/param``. ``kw`` sets
-        ``span`` or ``meta``. The node is unused until something reads it.
+        ``span`` or ``meta``. The node is unused until something reads it. (Pattern
+        rewriting passes ``_replacing``: the nodes it replaces, whose names it may reuse.)
         """
-        self._check_new_name(name, keep=kw.pop("_replacing", None))
+        self._check_new_name(name, keep=_replacing)
         wires = [self.wire(w) for w in inputs]
         return self._atomic(f"add {op}", lambda: self._add(op, wires, attrs, name, params, kw,
                                                            reuse=reuse_params))
@@ -376,12 +378,15 @@ class Rewriter:
             paths = [ref.removeprefix("@")]
         elif isinstance(ref, str) and ref.startswith("@"):
             raise IRVerifyError(f"no parameter slot {ref} in graph `{self.graph.name}`")
-        elif isinstance(ref, str) and "/" in ref and not any(n.name == ref
-                                                            for n in self.graph.nodes()):
-            raise IRVerifyError(f"no node or parameter slot named `{ref}` in graph "
-                                f"`{self.graph.name}`")
         else:
-            node = self.node(ref)
+            try:
+                node = self.node(ref)
+            except IRVerifyError as err:
+                if isinstance(ref, str) and str(err).startswith("no node named"):
+                    # a string here may have meant a slot path: say both were looked for
+                    raise IRVerifyError(str(err).replace(
+                        "no node named", "no node or parameter slot named", 1)) from None
+                raise
             if params is None and not node.params and node.region is not None:
                 # a control node (fold, map, scan): every slot its region reads
                 paths = sorted(node.region.slots_used())

@@ -419,6 +419,8 @@ def test_freeze_a_control_node_and_by_slot_path_and_refusals():
         (lambda rw: rw.freeze("relu_0"),
          "node 2 (act.relu `relu_0`, mlp.cat:4:22) has no parameters to freeze"),
         (lambda rw: rw.freeze("@nope/w"), "no parameter slot @nope/w in graph `mlp`"),
+        (lambda rw: rw.freeze("nope/w"), "no node or parameter slot named `nope/w` in graph "
+                                         "`mlp`"),
     ]:
         with pytest.raises(IRVerifyError) as err:
             mlp.edited(edit)

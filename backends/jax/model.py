@@ -17,7 +17,7 @@ from ...compiler.dims import bind, evaluate
 from ...compiler.ir import Graph, Node, Wire
 from ...compiler.types import NUMPY_DTYPE, TensorType, bundle_str
 from ...errors import InputError, LoweringError
-from .params import flatten, init_params, resolve
+from .params import check_shape, flatten, init_params, resolve
 from .rules import RULES, LowerCtx
 
 
@@ -96,11 +96,7 @@ class Model:
                 f"parameters{more}: give a tree in the layout of the spec as written "
                 "(what the unoptimized model's init returns)")
         for s in roots:
-            shape = tuple(jnp.shape(have[s.path]))
-            if shape != tuple(s.shape):
-                raise LoweringError(f"parameter @{s.path} of `{self.graph.name}` has shape "
-                                    f"{shape} in the given parameters; the model needs "
-                                    f"{tuple(s.shape)}")
+            check_shape(s, have[s.path], f" of `{self.graph.name}`")
         return out
 
     def export_params(self, params: dict) -> dict:

@@ -151,6 +151,14 @@ def _phm(inputs: dict, attrs: dict, shape):
     return w.reshape(shape)
 
 
+def check_shape(slot, value, owner: str = "") -> None:
+    """A given parameter value must have its slot's shape (``LoweringError`` otherwise)."""
+    shape = tuple(jnp.shape(value))
+    if shape != tuple(slot.shape):
+        raise LoweringError(f"parameter @{slot.path}{owner} has shape {shape} in the given "
+                            f"parameters; the model needs {tuple(slot.shape)}")
+
+
 def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
     """Every slot's value by path: roots from ``tree`` (frozen ones gradient-stopped), then
     derived slots computed from them, in creation order (a derivation only reads earlier slots)."""
@@ -164,10 +172,7 @@ def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
                 raise LoweringError(
                     f"parameter @{slot.path} is missing from the given parameters"
                 ) from None
-            if tuple(jnp.shape(value)) != tuple(slot.shape):
-                raise LoweringError(f"parameter @{slot.path} has shape {tuple(jnp.shape(value))}"
-                                    f" in the given parameters; the model needs "
-                                    f"{tuple(slot.shape)}")
+            check_shape(slot, value)
             out[slot.path] = value if slot.trainable else jax.lax.stop_gradient(value)
         else:
             d = slot.derive
