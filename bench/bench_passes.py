@@ -10,8 +10,9 @@
    form catspec's lowering produces) and ``x + relu(x W1 + b1) W2 + b2``: XLA's compile
    time of the *unrolled* program differs several-fold between them, which is what the
    scan speedup is measured against.
-2. Step time of 8 parallel dense experts, ``-O1`` vs ``-O1,batch-parallel``, at three
-   sizes (expert width d, batch B).
+2. Step and forward time of 8 parallel dense experts (summed), 8 MLP experts (summed)
+   and 8 dense heads (concatenated), ``-O1`` vs ``-O1,batch-parallel``, at three sizes
+   (expert width d, batch B).
 3. Front end (parse + elaborate + verify) plus ``-O2`` on generated 1,000- and
    10,000-node specs.
 Timings are medians; the two variants of each step are run interleaved.
@@ -40,6 +41,13 @@ model rmlp(d: int = 64, depth: int = 64) : Tensor[d] -> Tensor[d] = block(d) ^ d
 def experts_spec(k: int, d: int) -> str:
     return (f"model experts(d: int = {d}) : Tensor[d] -> Tensor[d] =\n    "
             + " + ".join(["dense(d)"] * k) + "\n")
+
+
+def mlp_experts_spec(k: int, d: int) -> str:
+    """k two-layer experts (dense >> relu >> dense) summed: not linear, unlike ``experts``."""
+    expert = "(dense(d) >> relu >> dense(d))"
+    return (f"model mlp_experts(d: int = {d}) : Tensor[d] -> Tensor[d] =\n    "
+            + " + ".join([expert] * k) + "\n")
 
 
 def heads_spec(k: int, d: int) -> str:
@@ -183,11 +191,14 @@ def main() -> None:
 
 
 def batch_parallel(repeats: int) -> None:
-    """8 dense experts summed, and 8 dense heads concatenated, at three sizes."""
-    print("\n## batch-parallel: 8 dense experts / heads (train-step and forward time, ms)")
-    print(f"{'graph':<8} {'d':>5} {'batch':>6}   {'step':>8} {'batched':>8} {'speedup':>8}   "
+    """8 dense experts summed, 8 MLP experts summed and 8 dense heads concatenated, at
+    three sizes. Summed dense experts are linear: batched, they are ``x·(Σₖ Wₖ)``."""
+    print("\n## batch-parallel: 8 dense experts / MLP experts / heads "
+          "(train-step and forward time, ms)")
+    print(f"{'graph':<11} {'d':>5} {'batch':>6}   {'step':>8} {'batched':>8} {'speedup':>8}   "
           f"{'forward':>8} {'batched':>8} {'speedup':>8}")
-    for label, spec in (("experts", experts_spec), ("heads", heads_spec)):
+    for label, spec in (("experts", experts_spec), ("mlp-experts", mlp_experts_spec),
+                        ("heads", heads_spec)):
         for d, b in ((32, 64), (64, 128), (256, 256)):
             bench_batch_parallel(label, spec(8, d), d, b, repeats)
 
@@ -207,7 +218,7 @@ def bench_batch_parallel(label: str, text: str, d: int, batch: int, repeats: int
         t = time.perf_counter(); jax.block_until_ready(f0(p0, xe)); t0.append(time.perf_counter() - t)
         t = time.perf_counter(); jax.block_until_ready(f1(p1, xe)); t1.append(time.perf_counter() - t)
     g0, g1 = statistics.median(t0), statistics.median(t1)
-    print(f"{label:<8} {d:>5} {batch:>6}   {s0 * 1e3:>8.3f} {s1 * 1e3:>8.3f} {s0 / s1:>7.2f}x   "
+    print(f"{label:<11} {d:>5} {batch:>6}   {s0 * 1e3:>8.3f} {s1 * 1e3:>8.3f} {s0 / s1:>7.2f}x   "
           f"{g0 * 1e3:>8.3f} {g1 * 1e3:>8.3f} {g0 / g1:>7.2f}x", flush=True)
 
 

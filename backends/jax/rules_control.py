@@ -7,8 +7,9 @@ slots are scanned over, and at each iteration the region's *view* slots are
 bound to the current rows (``ctx.slots`` is replaced for the body), so every
 rule inside the region reads its per-copy parameters without knowing about the
 scan. ``ctl.batched`` ``vmap``s the batched op's own lowering rule over the
-stacked parameters (and over the stacked inputs unless they are shared), so a
-dense batch is a single contraction.
+stacked parameters (and over the stacked inputs unless they are shared), then
+sums or concatenates the results when the node has a ``reduce``; batched dense
+layers take a direct path that makes them one GEMM (``_dense_batched``).
 """
 
 from __future__ import annotations
@@ -47,12 +48,30 @@ def _scan(node, ins, p, ctx):
 @rule("ctl.batched")
 def _batched(node, ins, p, ctx):
     a = node.attrs
+    k, reduce = a["k"], a.get("reduce")
+    if a["op"] == "nn.dense":
+        fast = _dense_batched(ins, p, k, a["shared"], reduce, a.get("reduce_axis"),
+                              node.out_types[0].rank)
+        if fast is not None:
+            return fast
+    outs = _each_instance(node, ins, p, ctx)
+    if reduce == "sum":
+        return [_sum(outs)]
+    if reduce == "concat":
+        return [jnp.concatenate(outs, axis=a["reduce_axis"])]
+    return outs
+
+
+def _each_instance(node, ins, p, ctx) -> list:
+    """The k instances' outputs, in order: the op's own rule ``vmap``ped over the
+    stacked parameters (and over the stacked inputs unless they are shared)."""
+    a = node.attrs
     k = a["k"]
-    n_out = len(node.out_types) // k
+    # A reduced node has one output, the sum or concatenation of single-output instances;
+    # its type stands in for an instance's (same rank; rules read no sizes from it).
+    n_out = 1 if a.get("reduce") else len(node.out_types) // k
     member = replace(node, op=a["op"], attrs=inner_attrs(a), out_types=node.out_types[:n_out])
     inner = RULES[a["op"]]
-    if a["op"] == "nn.dense" and a["shared"]:
-        return _dense_shared(ins[0], p, k)
     if a["shared"]:
         outs = jax.vmap(lambda ps: tuple(inner(member, list(ins), ps, ctx)))(p)
     else:
@@ -62,15 +81,44 @@ def _batched(node, ins, p, ctx):
     return [outs[r][i] for i in range(k) for r in range(n_out)]
 
 
-def _dense_shared(x, p, k):
-    # k dense layers on one input are one matmul against the weights laid side by side:
-    # x·[W₀ | W₁ | … ] — one GEMM forward and backward, where vmap would leave a batched dot.
-    w = p["w"]
+def _sum(xs: list):
+    # Adds of k slices fuse into one elementwise kernel; XLA:CPU's reduction over a
+    # leading stacked axis (``jnp.sum(stack, 0)``) measured several times slower.
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
+
+
+def _rows(stack, k: int) -> list:
+    return [stack[i] for i in range(k)]
+
+
+def _dense_batched(ins, p, k, shared, reduce, axis, rank):
+    """k dense layers as one GEMM, where their arrangement allows:
+
+    - shared input, separate outputs or concat on the last axis: ``x·[W₀ | W₁ | …]``;
+    - shared input, sum: ``x·(Σₖ Wₖ) + Σₖ bₖ`` (linearity);
+    - separate inputs, sum: ``[x₀ | x₁ | …]·[W₀; W₁; …] + Σₖ bₖ`` (block matrix).
+
+    ``None`` for the other arrangement (separate inputs, separate or concatenated
+    outputs), which the generic ``vmap`` path computes as one batched GEMM.
+    """
+    w, b = p["w"], p.get("b")
     _, d, o = w.shape
-    y = x @ jnp.transpose(w, (1, 0, 2)).reshape(d, k * o)
+    if reduce == "sum":
+        x = ins[0] if shared else jnp.concatenate(ins, axis=-1)
+        y = x @ (_sum(_rows(w, k)) if shared else w.reshape(k * d, o))
+        return [y if b is None else y + _sum(_rows(b, k))]
+    if not shared or (reduce == "concat" and axis not in (-1, rank - 1)):
+        return None
+    # x·[W₀ | W₁ | … ] — one GEMM forward and backward, where vmap would leave a batched dot.
+    y = ins[0] @ jnp.transpose(w, (1, 0, 2)).reshape(d, k * o)
+    if b is not None:
+        y = y + b.reshape(k * o)
+    if reduce == "concat":
+        return [y]
     y = y.reshape(*y.shape[:-1], k, o)
-    if "b" in p:
-        y = y + p["b"]
     return [y[..., i, :] for i in range(k)]
 
 

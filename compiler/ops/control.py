@@ -13,7 +13,9 @@ the lowering replaces, at iteration i, by row i of the stacked root slot.
 of one op side by side (``f @ f @ … @ f``), each with its own row of stacked
 parameters. With ``shared=true`` all instances read the same input wires (the
 inputs are given once); otherwise the inputs are the k instances' inputs in
-order. Outputs are the instances' outputs in order.
+order. Outputs are the instances' outputs in order — or, with
+``reduce="sum"`` / ``reduce="concat", reduce_axis=a`` (single-output ops only),
+one output: their sum, or their concatenation along axis ``a`` in instance order.
 
 ``ctl.const[value=…]()`` is a constant tensor folded at compile time.
 """
@@ -25,7 +27,8 @@ from ..types import bundle_str
 from .recursion import VERIFIERS, check_region
 from .registry import OPS, OpTypeError
 
-BATCHED_KEYS = ("op", "k", "shared")
+BATCHED_KEYS = ("op", "k", "shared", "reduce", "reduce_axis")
+REDUCTIONS = ("sum", "concat")
 
 
 def inner_attrs(attrs: dict) -> dict:
@@ -65,8 +68,13 @@ def verify_batched(graph, node) -> None:
     n_in, n_out = op.arity(attrs)
     ins = [graph.type_of(w) for w in graph.inputs_of(node.id)]
     want_in = n_in if a["shared"] else n_in * k
-    if len(ins) != want_in or len(node.out_types) != n_out * k:
-        raise IRVerifyError(f"{where}: expected {want_in} inputs and {n_out * k} outputs, got "
+    reduce = a.get("reduce")
+    if reduce is not None and (reduce not in REDUCTIONS or n_out != 1):
+        raise IRVerifyError(f"{where}: reduce={reduce!r} needs a single-output op and one of "
+                            f"{', '.join(map(repr, REDUCTIONS))}")
+    want_out = n_out * k if reduce is None else 1
+    if len(ins) != want_in or len(node.out_types) != want_out:
+        raise IRVerifyError(f"{where}: expected {want_in} inputs and {want_out} outputs, got "
                             f"{len(ins)} and {len(node.out_types)}")
     member_ins = ins if a["shared"] else ins[:n_in]
     try:
@@ -78,6 +86,9 @@ def verify_batched(graph, node) -> None:
         if not a["shared"] and any(
                 not x.same_as(y) for x, y in zip(ins[i * n_in:(i + 1) * n_in], member_ins)):
             raise IRVerifyError(f"{where}: instance {i} has inputs of another type")
+    if reduce is not None:
+        _verify_reduced(where, node, outs[0], k)
+    for i in range(k if reduce is None else 0):
         got = node.out_types[i * n_out:(i + 1) * n_out]
         if any(not x.same_as(y) for x, y in zip(got, outs)):
             raise IRVerifyError(f"{where}: instance {i} typed {bundle_str(got)}, its op gives "
@@ -88,6 +99,22 @@ def verify_batched(graph, node) -> None:
         want = (k, *specs[pname].shape)
         if path not in graph.params or graph.params[path].shape != want:
             raise IRVerifyError(f"{where}: @{path} should be a stacked slot of shape {want}")
+
+
+def _verify_reduced(where: str, node, member, k: int) -> None:
+    if node.attrs["reduce"] == "sum":
+        want = member
+    else:
+        axis = node.attrs.get("reduce_axis")
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise IRVerifyError(f"{where}: reduce=\"concat\" needs an integer `reduce_axis`")
+        try:
+            want = OPS["struct.concat"].infer({"n": k, "axis": axis}, [member] * k)[0]
+        except OpTypeError as err:
+            raise IRVerifyError(f"{where}: {err.message}") from None
+    if not node.out_types[0].same_as(want):
+        raise IRVerifyError(f"{where}: typed {node.out_types[0]}, the {node.attrs['reduce']} "
+                            f"of its {k} instances is {want}")
 
 
 def verify_const(graph, node) -> None:

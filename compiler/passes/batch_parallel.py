@@ -18,6 +18,25 @@ instance's parameters must be root slots of its own; they are stacked into
 When all instances read the same wires (``shared=true``, e.g. the experts of a
 mixture after ``canonicalize`` removed the ``copy``) the inputs are given once;
 the lowering then computes every instance in one contraction.
+
+When the common reader only *combines* the instances, the batched node takes
+its part of the reader over (``reduce``), so the instances' outputs never
+exist one by one:
+
+    %5 = struct.add[n=4](%1, %2, %3, %4)       →  ctl.batched[…, reduce="sum"] (one output)
+    %5 = struct.concat[n=2, axis=-1](%1, %2)   →  ctl.batched[…, reduce="concat", reduce_axis=-1]
+
+(a sum needs every instance's output read once by the ``add``, in any order;
+a concat needs them side by side in instance order; other inputs of the reader
+stay on it, and a reader left with one input is removed). This matters for
+dense layers: ``Σₖ x·Wₖ`` is ``x·(Σₖ Wₖ)`` on a shared input and
+``[x₀ | x₁ | …]·[W₀; W₁; …]`` otherwise — one GEMM of the single size forward
+and backward — and a concat of dense heads is one GEMM with no split or copy.
+
+Dense layers that read exactly the same wires are batched too, whatever reads
+their outputs (``_batch_siblings``: the first layers of MLP experts, the gates
+of a GRU cell computed from one input) — one GEMM against the weights side by
+side.
 """
 
 from __future__ import annotations
@@ -30,7 +49,10 @@ from ..ops.registry import OPS
 from .layout import layout_of
 from .manager import Pass, register_pass
 from .repeat_to_scan import slot_family_ok, stack_dir, stacked_slot
-from .wiring import derivation_inputs, readers_by_slot, replace_uses
+from .wiring import bypass, derivation_inputs, readers_by_slot, replace_uses, set_inputs
+
+# Ops batched when they merely share their inputs (see ``_batch_siblings``).
+SIBLING_OPS = ("nn.dense",)
 
 
 def _candidate(graph: Graph, node: Node, reader: int) -> bool:
@@ -48,7 +70,7 @@ def _key(graph: Graph, node: Node):
     return (node.op, repr(sorted(node.attrs.items())), ins, shapes)
 
 
-def _batch(graph: Graph, members: list[Node]) -> bool:
+def _batch(graph: Graph, reader: Node | None, members: list[Node]) -> bool:
     k = len(members)
     first = members[0]
     ins = [graph.inputs_of(m.id) for m in members]
@@ -74,15 +96,62 @@ def _batch(graph: Graph, members: list[Node]) -> bool:
     table.slots = slots
     n_out = len(first.out_types)
     wires = ins[0] if shared else [w for i in ins for w in i]
-    node = graph.add_node(
-        "ctl.batched", wires, tuple(t for m in members for t in m.out_types),
-        {"op": first.op, "k": k, "shared": shared, **first.attrs},
-        params=stacks, name=base, span=first.span)
-    for i, m in enumerate(members):
-        for r in range(n_out):
-            replace_uses(graph, (m.id, r), (node.id, i * n_out + r))
+    attrs = {"op": first.op, "k": k, "shared": shared}
+    reduction = None if reader is None else _reduction(graph, reader, members)
+    if reduction is None:
+        out_types = tuple(t for m in members for t in m.out_types)
+    else:
+        kind, axis, _ = reduction
+        attrs["reduce"] = kind
+        t = first.out_types[0]
+        if kind == "concat":
+            attrs["reduce_axis"] = axis
+            t = OPS["struct.concat"].infer({"n": k, "axis": axis}, [t] * k)[0]
+        out_types = (t,)
+    node = graph.add_node("ctl.batched", wires, out_types, {**attrs, **first.attrs},
+                          params=stacks, name=base, span=first.span)
+    if reduction is None:
+        for i, m in enumerate(members):
+            for r in range(n_out):
+                replace_uses(graph, (m.id, r), (node.id, i * n_out + r))
+    else:
+        _shrink_reader(graph, reader, reduction[2], (node.id, 0))
+    for m in members:
         graph.remove_node(m.id)
     return True
+
+
+def _reduction(graph: Graph, reader: Node, members: list[Node]):
+    """``(kind, axis, positions)`` when ``reader`` (an add or concat) can be folded into
+    the batched node: every member has one output, read exactly once by the reader (a
+    concat also needs them adjacent and in member order); otherwise ``None``."""
+    if len(members[0].out_types) != 1 or reader.op not in ("struct.add", "struct.concat"):
+        return None
+    ins = graph.inputs_of(reader.id)
+    wanted = [(m.id, 0) for m in members]
+    positions = [i for i, w in enumerate(ins) if w in set(wanted)]
+    if len(positions) != len(members):
+        return None
+    if reader.op == "struct.add":
+        return "sum", None, positions
+    start = positions[0]
+    if positions != list(range(start, start + len(members))) or \
+            [ins[i] for i in positions] != wanted:
+        return None
+    return "concat", reader.attrs["axis"], positions
+
+
+def _shrink_reader(graph: Graph, reader: Node, positions: list[int], combined) -> None:
+    """The reader reads ``combined`` in place of the inputs at ``positions``; a reader
+    left with a single input is removed (an add or concat of one wire is that wire)."""
+    ins = graph.inputs_of(reader.id)
+    kept = [w for i, w in enumerate(ins) if i not in positions]
+    kept.insert(positions[0], combined)
+    if len(kept) == 1:
+        bypass(graph, reader, [combined])
+        return
+    set_inputs(graph, reader.id, kept)
+    reader.attrs = {**reader.attrs, "n": len(kept)}
 
 
 def batch_graph(graph: Graph) -> bool:
@@ -101,17 +170,43 @@ def batch_graph(graph: Graph) -> bool:
             if _candidate(graph, node, reader.id):
                 groups.setdefault(_key(graph, node), []).append(node)
         for members in groups.values():
-            if len(members) < 2:
+            if reader.id not in graph or len(members) < 2:
                 continue
             if not all(slot_family_ok(graph, [m.params[p] for m in members],
                                       [m.id for m in members], readers, derived_from)
                        for p in members[0].params):
                 continue
-            changed |= _batch(graph, members)
+            changed |= _batch(graph, reader, members)
             readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
+    changed |= _batch_siblings(graph)
     for i in list(graph.g.nodes):
         if graph.node(i).region is not None:
             changed |= batch_graph(graph.node(i).region)
+    return changed
+
+
+def _batch_siblings(graph: Graph) -> bool:
+    """Dense layers reading exactly the same wires, whoever reads their outputs, become
+    one shared batched dense (one GEMM against the weights side by side — e.g. the
+    first layers of MLP experts, or gates computed from one input). Reading the same
+    wires proves them independent: a path from one to the other would make that
+    wire its own descendant. Other ops are batched only under a common reader, where
+    the measured gain is; a vmap of them alone buys nothing on CPU."""
+    groups: dict = {}
+    for node in graph.topological():
+        if node.op in SIBLING_OPS and not any(k in node.attrs for k in BATCHED_KEYS) \
+                and node.region is None and graph.inputs_of(node.id):
+            key = (tuple(graph.inputs_of(node.id)), _key(graph, node))
+            groups.setdefault(key, []).append(node)
+    changed = False
+    readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
+    for members in groups.values():
+        if len(members) < 2 or not all(
+                slot_family_ok(graph, [m.params[p] for m in members], [m.id for m in members],
+                               readers, derived_from) for p in members[0].params):
+            continue
+        changed |= _batch(graph, None, members)
+        readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
     return changed
 
 
