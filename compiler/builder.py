@@ -63,11 +63,15 @@ class Builder:
         group = self._next_repeat
         self._next_repeat += 1
         key = tuple(self._scope)
-        saved = Counter(self._counters.get(key, Counter()))
+        # The name counters of this scope and of every scope under it (a `def` called in
+        # the body opens `blk_0/…`), as they were before the first copy.
+        saved = {k: Counter(c) for k, c in self._counters.items() if k[:len(key)] == key}
         for i in range(rep.times):
             if rep.tied and i > 0:
                 # Same names again, so the copy finds (and shares) the first copy's slots.
-                self._counters[key] = Counter(saved)
+                for k in [k for k in self._counters if k[:len(key)] == key]:
+                    del self._counters[k]
+                self._counters.update({k: Counter(c) for k, c in saved.items()})
                 self._reuse_params += 1
             self._repeat.append((group, i))
             try:

@@ -383,6 +383,30 @@ def test_softmax_reductions_and_positional_embedding():
     assert max_rel_err(c, jax.nn.softmax(h, 1).sum(-1)) <= 1e-5
 
 
+def test_tie_shares_the_parameters_of_a_called_def_and_of_nested_scopes():
+    # The body's name counters are reset for every copy, in the def's own scope too
+    # (`blk_0/dense_0` three times), so the copies find one parameter set.
+    text = ("def blk(d: int) = dense(d) >> relu\n"
+            "def res(d: int) = residual(dense(d) >> relu >> dense(d))\n"
+            "model m : Tensor[8] -> Tensor[8] = tie(blk(8) ^ 3) >> tie(res(8) ^ 2) >> blk(8)")
+    graph = catspec.load(text)
+    assert [s.path for s in graph.params] == [
+        "blk_0/dense_0/w", "blk_0/dense_0/b", "res_0/dense_0/w", "res_0/dense_0/b",
+        "res_0/dense_1/w", "res_0/dense_1/b", "blk_1/dense_0/w", "blk_1/dense_0/b"]
+    assert graph.params.trainable_count() == 72 + 144 + 72
+    model = catspec.compile(graph)
+    p = model.init(0)
+    x = jax.random.normal(jax.random.key(1), (2, 8))
+    h = x
+    for _ in range(3):
+        h = jax.nn.relu(dense(p["blk_0"]["dense_0"], h))
+    for _ in range(2):
+        r = p["res_0"]
+        h = h + dense(r["dense_1"], jax.nn.relu(dense(r["dense_0"], h)))
+    h = jax.nn.relu(dense(p["blk_1"]["dense_0"], h))
+    assert max_rel_err(model(p, x), h) <= 1e-5
+
+
 def test_parameter_table_lists_trained_roots_and_their_users_for_tied_layers():
     g = catspec.load('model t : Tensor[4] -> Tensor[4] = dense(4) as enc >> tanh '
                      '>> dense(4) with lora(2) with tie("enc")')
