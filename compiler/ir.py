@@ -82,6 +82,9 @@ class ParamTable:
 
     def __init__(self):
         self.slots: dict[str, ParamSlot] = {}
+        # How passes re-laid the slots out (``passes/layout.py``: a ``ParamLayout``, with
+        # the table as written and the stackings); ``None`` until a pass stacks something.
+        self.layout = None
 
     def add(self, slot: ParamSlot) -> ParamSlot:
         self.slots[slot.path] = slot
@@ -119,6 +122,9 @@ class Graph:
         self.spec_params: dict[str, Any] = {}  # model parameter values used to build it
         self.declared_outputs: list[TensorType] | None = None
         self._next_id = 0
+        # The graph whose node owns this one as its region (set by ``add_node``): an edit
+        # inside a region is verified with its owner, whose type it may break.
+        self.parent: Graph | None = None
 
     # -- construction ------------------------------------------------------------
     def add_node(
@@ -131,6 +137,8 @@ class Graph:
     ) -> Node:
         """Add a node fed by ``inputs`` (wires in port order) and return it."""
         node = Node(self._next_id, op, dict(attrs or {}), tuple(out_types), **kw)
+        if node.region is not None:
+            node.region.parent = self
         self._next_id += 1
         self.g.add_node(node.id, node=node)
         for port, (src, src_port) in enumerate(inputs):
@@ -157,7 +165,14 @@ class Graph:
 
     # -- queries ---------------------------------------------------------------
     def node(self, node_id: int) -> Node:
-        return self.g.nodes[node_id]["node"]
+        """The node with id ``node_id`` (``node_by_name`` finds one by instance name)."""
+        try:
+            return self.g.nodes[node_id]["node"]
+        except (KeyError, TypeError):
+            from ..errors import IRVerifyError
+
+            raise IRVerifyError(f"no node {node_id!r} in graph `{self.name}`; ids are ints "
+                                "(graph.node_by_name finds a node by name)") from None
 
     def __contains__(self, node_id: int) -> bool:
         return node_id in self.g
@@ -169,14 +184,17 @@ class Graph:
         node_id, port = wire
         return self.node(node_id).out_types[port]
 
-    def inputs_of(self, node_id: int) -> list[Wire]:
-        """The wires feeding ``node_id``, in port order."""
+    def inputs_of(self, node_id: int | Node) -> list[Wire]:
+        """The wires feeding node ``node_id`` (an id or a ``Node``), in port order."""
+        if isinstance(node_id, Node):
+            node_id = node_id.id
         edges = sorted(self.g.in_edges(node_id, data=True), key=lambda e: e[2]["dst_port"])
         return [(src, data["src_port"]) for src, _, data in edges]
 
-    def users_of(self, wire: Wire) -> list[tuple[int, int]]:
-        """``(node, port)`` pairs that read ``wire``."""
-        src, port = wire
+    def users_of(self, wire: Wire | Node) -> list[tuple[int, int]]:
+        """``(node, port)`` pairs that read ``wire`` (``(node_id, port)``; a ``Node`` means
+        its output 0)."""
+        src, port = (wire.id, 0) if isinstance(wire, Node) else wire
         return [
             (dst, data["dst_port"])
             for _, dst, data in self.g.out_edges(src, data=True)
@@ -202,15 +220,16 @@ class Graph:
     def nodes(self, op: str | None = None, where=None) -> list[Node]:
         """Nodes in topological order, optionally of one op and matching a predicate.
 
-        ``op`` matches the full name (``nn.dense``) or the short one (``dense``).
+        ``op`` matches the full name (``nn.dense``) or the short one (``dense``); either
+        may be a glob (``act.*``), as in ``select``.
         """
-        if op is not None:
-            from .select import check_op_pattern
+        from .select import check_op_pattern, op_matches
 
+        if op is not None:
             check_op_pattern(op)
         out = []
         for n in self.topological():
-            if op is not None and n.op != op and n.op.split(".", 1)[-1] != op:
+            if op is not None and not op_matches(n.op, op):
                 continue
             if where is not None and not where(n):
                 continue
@@ -250,10 +269,19 @@ class Graph:
         self.g.remove_node(node_id)
 
     def verify(self) -> None:
-        """Check the invariants every pass and edit must keep; raise ``IRVerifyError``."""
+        """Check the invariants every pass and edit must keep; raise ``IRVerifyError``.
+
+        A region is checked with the graph that owns it (up to the outermost one): an
+        edit inside a ``fold`` body that changes its output type breaks the ``fold``.
+        """
         from .verify import verify_graph
 
         verify_graph(self)
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        if root is not self:
+            verify_graph(root)
 
     # -- the library API (queries in select.py, edits in rewrite.py) -----------------
     def select(self, op: str | None = None, name: str | None = None, where=None,

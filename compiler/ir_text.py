@@ -294,6 +294,7 @@ class _Parser:
                     t.fail("a region must follow the node that owns it")
                 self.i -= 1
                 last.region = self._graph(graph.params)
+                last.region.parent = graph
                 continue
             if head == "return":
                 t.next()

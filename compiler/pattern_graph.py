@@ -92,8 +92,8 @@ def call_parts(e: A.Expr) -> tuple[str, list[A.Expr], dict[str, A.Expr]]:
     """An op call's name, positional and keyword argument expressions."""
     name = call_name(e)
     if name is None:
-        raise IRVerifyError("a pattern is built from op calls with `>>`, `@`, `+` and "
-                            "`residual(…)`, like `dense(out) + dense(out)`")
+        raise IRVerifyError("a pattern or replacement is built from op calls with `>>`, `@`, "
+                            "`+` and `residual(…)`, like `dense(out) + dense(out)`")
     if isinstance(e, A.Name):
         return name, [], {}
     return name, list(e.args), {k.name: k.value for k in e.kwargs}

@@ -25,10 +25,10 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import IRVerifyError, SpecError
+from ..errors import IRVerifyError, SpecError, did_you_mean
 from .ir import Graph, Node, ParamSlot, Wire
 from .ops.registry import OPS, SURFACE, OpDef, OpTypeError
-from .verify import IO_OPS, _where
+from .verify import IO_OPS, _where, check_sizes
 
 NodeRef = Node | int | str
 WireRef = Node | int | str | tuple
@@ -151,6 +151,11 @@ class Rewriter:
 
     def _elsewhere(self, node: Node) -> IRVerifyError:
         owner = _region_owner(self.graph, node)
+        if owner is None and node.id in self.graph.g and \
+                self.graph.node(node.id).name == node.name:
+            return IRVerifyError(
+                f"{_where(node)} is a Node of another Graph object (a copy of this one?); "
+                f"pass its name or id ({node.id}), or take the node from this graph")
         if owner is None:
             return IRVerifyError(f"{_where(node)} is not in graph `{self.graph.name}`")
         return IRVerifyError(
@@ -163,6 +168,8 @@ class Rewriter:
         if isinstance(ref, tuple):
             node, port = ref
             node = self.node(node)
+            if not isinstance(port, int) or isinstance(port, bool):
+                raise IRVerifyError(f"an output port is an int, got {port!r}")
             if not 0 <= port < len(node.out_types):
                 raise IRVerifyError(f"{_where(node)} has no output {port}")
             return (node.id, port)
@@ -212,6 +219,10 @@ class Rewriter:
         Parameters with the same local name and shape are kept (trained weights stay valid).
         """
         old = self.node(ref)
+        if old.op in IO_OPS:
+            raise IRVerifyError(f"cannot replace {_where(old)}: it is a boundary node (edit "
+                                "after it with insert_after, or before the output with "
+                                "insert_before)")
         if name is not None and name != old.name:
             self._check_new_name(name, keep={old.id})
 
@@ -293,10 +304,13 @@ class Rewriter:
     def rewire(self, ref: NodeRef, port: int, source: WireRef) -> None:
         """Make input ``port`` of ``ref`` read ``source``; re-types downstream or refuses."""
         node = self.node(ref)
-        wire = self.wire(source)
         n_ins = len(self.graph.inputs_of(node.id))
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise IRVerifyError(f"an input port is an int (0..{n_ins - 1} for {_where(node)}), "
+                                f"got {port!r}")
         if not 0 <= port < n_ins:
             raise IRVerifyError(f"{_where(node)} has no input {port}")
+        wire = self.wire(source)
 
         def run() -> None:
             if wire[0] == node.id or nx.has_path(self.graph.g, node.id, wire[0]):
@@ -383,9 +397,15 @@ class Rewriter:
                 node = self.node(ref)
             except IRVerifyError as err:
                 if isinstance(ref, str) and str(err).startswith("no node named"):
-                    # a string here may have meant a slot path: say both were looked for
-                    raise IRVerifyError(str(err).replace(
-                        "no node named", "no node or parameter slot named", 1)) from None
+                    # a string here may have meant a slot path: say both were looked for,
+                    # and suggest the nearest of either
+                    from .select import select
+
+                    names = [n.name for n in select(self.graph, recursive=True) if n.name]
+                    hint = did_you_mean(ref, [*table.slots, *names])
+                    raise IRVerifyError(f"no node or parameter slot named `{ref}` in graph "
+                                        f"`{self.graph.name}`"
+                                        + (f"; {hint}" if hint else "")) from None
                 raise
             if params is None and not node.params and node.region is not None:
                 # a control node (fold, map, scan): every slot its region reads
@@ -604,16 +624,24 @@ class Rewriter:
             specs = op.params(node.attrs, in_types)
         except OpTypeError as err:
             raise IRVerifyError(f"{_where(node)}: {err.message}") from None
+        check_sizes(node, out_types)
         table = self.graph.params
         for pname, path in node.params.items():
             spec = specs.get(pname)
             if spec is None or table[path].shape == spec.shape:
                 continue
-            if own_params and len(self.graph.slot_readers(path)) == 1 and table[path].is_root:
+            readers = self.graph.slot_readers(path)
+            if own_params and len(readers) == 1 and table[path].is_root:
                 self._set(table[path], "shape", spec.shape)
                 continue
+            # Say why the slot cannot simply be resized with the node.
+            why = ("" if not own_params else
+                   f": it is derived ({table[path].derive.kind}) from "
+                   f"{', '.join('@' + q for q in table[path].derive.inputs.values())}, which "
+                   "an edit does not resize" if not table[path].is_root else
+                   f": {len(readers)} nodes read it (tied)" if len(readers) > 1 else "")
             raise IRVerifyError(f"{_where(node)}: @{path} has shape {table[path].shape}, "
-                                f"`{pname}` needs {spec.shape}")
+                                f"`{pname}` needs {spec.shape}{why}")
         if set(specs) != set(node.params):
             new = {k: v for k, v in node.params.items() if k in specs}
             for pname in specs:

@@ -66,6 +66,8 @@ def select(
     """
     if op is not None:
         check_op_pattern(op)
+    if attrs:
+        check_attr_names(graph, op, attrs)
     out: list[Node] = []
     for n in graph.topological():
         if _matches(n, op, name, where, attrs):
@@ -73,6 +75,22 @@ def select(
         if recursive and n.region is not None:
             out.extend(select(n.region, op, name, where, True, **attrs))
     return out
+
+
+def check_attr_names(graph: Graph, op: str | None, attrs: dict) -> None:
+    """Refuse an attribute no op matching ``op`` declares and no such node here carries:
+    ``select(op="dense", outt=16)`` is a typo, not an empty answer."""
+    from .ops.registry import OPS
+
+    known = {a.name for name, d in OPS.items() if op is None or op_matches(name, op)
+             for a in d.args}
+    known |= {k for n in select(graph, op=op, recursive=True) for k in n.attrs}
+    for key in attrs:
+        if key not in known:
+            hint = did_you_mean(key, sorted(known))
+            what = "no op" if op is None else f"no op matching `{op}`"
+            raise IRVerifyError(f"{what} has an attribute `{key}`"
+                                + (f" ({hint})" if hint else ""))
 
 
 def _matches(n: Node, op, name, where, attrs) -> bool:
@@ -93,26 +111,31 @@ def _attr_eq(a, b) -> bool:
 
 
 def node_by_name(graph: Graph, name: str) -> Node:
-    """The node named ``name`` (regions included); ``IRVerifyError`` with a hint if none."""
+    """The node named ``name`` (regions included); ``IRVerifyError`` with a hint if none,
+    or if several nodes carry the name (the copies of a tied repetition share theirs)."""
     found = _find(graph, name)
-    if found is None:
+    if not found:
         names = [n.name for n in select(graph, recursive=True) if n.name]
         hint = did_you_mean(name, names)
         raise IRVerifyError(f"no node named `{name}` in graph `{graph.name}`"
                             + (f"; {hint}" if hint else ""))
-    return found
+    if len(found) > 1:
+        ids = ", ".join(str(n.id) for n in found)
+        raise IRVerifyError(
+            f"`{name}` names {len(found)} nodes (ids {ids}; the copies of a tied repetition "
+            f"share their names); pass a node id, or a Node from graph.select(name={name!r})")
+    return found[0]
 
 
-def _find(graph: Graph, name: str):
+def _find(graph: Graph, name: str) -> list[Node]:
+    out = []
     for i in graph.g.nodes:
         n = graph.node(i)
         if n.name == name:
-            return n
+            out.append(n)
         if n.region is not None:
-            inner = _find(n.region, name)
-            if inner is not None:
-                return inner
-    return None
+            out.extend(_find(n.region, name))
+    return out
 
 
 def param(graph: Graph, path: str) -> ParamSlot:

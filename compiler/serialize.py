@@ -111,6 +111,7 @@ def _read_graph(data: dict, table: ParamTable) -> Graph:
                     nd.get("name", ""), span, None, _tuples(nd.get("meta", {})))
         if nd.get("region") is not None:
             node.region = _read_graph(nd["region"], table)
+            node.region.parent = graph
         graph.g.add_node(node.id, node=node)
         by_id[node.id] = nd
     for nid, nd in by_id.items():

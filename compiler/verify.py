@@ -34,6 +34,14 @@ def _check_names(graph: Graph) -> None:
                                 "identifiers like `block_0/dense_1`")
 
 
+def check_sizes(node: Node, types) -> None:
+    """Refuse a size below 1 (``dense(0)``, or ``out=-1`` set from Python)."""
+    for t in types:
+        if any(isinstance(n, int) and n < 1 for n in t.shape):
+            raise IRVerifyError(f"{_where(node)}: output type {t} has a size below 1 "
+                                "(sizes must be positive)")
+
+
 def verify_graph(graph: Graph) -> None:
     """Raise ``IRVerifyError`` naming the first node that breaks an invariant."""
     g = graph.g
@@ -58,6 +66,7 @@ def verify_graph(graph: Graph) -> None:
             if data["type"] != producer.out_types[sport]:
                 raise IRVerifyError(f"{_where(node)}: wire type {data['type']} differs from its "
                                     f"producer's {producer.out_types[sport]}")
+        check_sizes(node, node.out_types)
         if node.op in IO_OPS:
             continue
         op = OPS.get(node.op)

@@ -584,3 +584,84 @@ def test_nodes_added_in_a_region_are_named_under_its_owner():
     assert catspec.rewrite(region, "relu", "tanh") == 2
     assert [n.name for n in region.select(op="tanh")] == ["map_0/tanh_0", "map_0/tanh_1"]
     g.verify()
+
+
+# -- refusals found by a new-user review (2026-11-30) ------------------------------------------
+RNN = """def cell(hidden: int) : (h, x) -> (h2, y) {
+    h2 = tanh(dense(hidden)(concat(h, x)))
+    return h2, dense(hidden)(h2)
+}
+model rnn(hidden: int = 4) : Tensor[T, 3] -> Tensor[T, hidden] = fold(cell(hidden), state=hidden)
+"""
+
+
+def _refused(graph, edit) -> str:
+    before = catspec.print_ir(graph)
+    with pytest.raises(IRVerifyError) as err:
+        with graph.rewriter() as rw:
+            edit(rw)
+    assert catspec.print_ir(graph) == before  # rolled back
+    return str(err.value)
+
+
+def test_an_edit_inside_a_region_is_verified_with_its_owner():
+    g = catspec.load(RNN)
+    region = g.node_by_name("fold_0").region
+    assert _refused(region, lambda rw: rw.set_attrs("fold_0/cell_0/dense_1", out=5)) == (
+        "`fold_0`: its region gives f32[T,5], but it is typed f32[T,4]")
+    for back in (g.copy(), catspec.from_json(catspec.to_json(g)),
+                 catspec.parse_ir(catspec.print_ir(g))):
+        assert back.node_by_name("fold_0").region.parent is back
+
+
+def test_sizes_below_one_are_refused(graph):
+    assert _refused(graph, lambda rw: rw.set_attrs("dense_1", out=0)) == (
+        "cannot set out=0 on dense_1: node 3 (nn.dense `dense_1`, <spec>:2:6): output type "
+        "f32[0] has a size below 1 (sizes must be positive)")
+
+
+def test_a_name_shared_by_tied_copies_is_ambiguous():
+    g = catspec.load("model m(d: int = 8) : Tensor[d] -> Tensor[d] = tie((dense(d) >> relu) ^ 3)")
+    with pytest.raises(IRVerifyError) as err:
+        g.node_by_name("dense_0")
+    assert str(err.value) == (
+        "`dense_0` names 3 nodes (ids 1, 3, 5; the copies of a tied repetition share their "
+        "names); pass a node id, or a Node from graph.select(name='dense_0')")
+    assert [n.id for n in g.select(name="dense_0")] == [1, 3, 5]
+    assert _refused(g, lambda rw: rw.set_attrs(1, out=16)) == (
+        "cannot set out=16 on dense_0: node 1 (nn.dense `dense_0`, <spec>:1:53): @dense_0/w has "
+        "shape (8, 8), `w` needs (8, 16): 3 nodes read it (tied)")
+
+
+def test_queries_take_globs_and_check_attribute_names(graph):
+    assert [n.name for n in graph.nodes(op="act.*")] == ["relu_0", "relu_1", "relu_2"]
+    with pytest.raises(IRVerifyError) as err:
+        graph.select(op="dense", outt=8)
+    assert str(err.value) == "no op matching `dense` has an attribute `outt` (did you mean `out`?)"
+    with pytest.raises(IRVerifyError) as err:
+        graph.node(99)
+    assert str(err.value) == ("no node 99 in graph `m`; ids are ints (graph.node_by_name finds "
+                              "a node by name)")
+    dense = graph.node_by_name("dense_0")
+    assert graph.inputs_of(dense) == graph.inputs_of(dense.id) == [(0, 0)]
+    assert graph.users_of(dense) == [(2, 0)]
+    assert graph.params.layout is None
+
+
+def test_refusals_name_what_went_wrong(graph):
+    copy = graph.copy()
+    assert _refused(copy, lambda rw: rw.replace(graph.node_by_name("relu_0"), "gelu")) == (
+        "node 2 (act.relu `relu_0`, <spec>:2:22) is a Node of another Graph object (a copy of "
+        "this one?); pass its name or id (2), or take the node from this graph")
+    assert _refused(graph, lambda rw: rw.rewire("dense_1", "a", "relu_0")) == (
+        "an input port is an int (0..0 for node 3 (nn.dense `dense_1`, <spec>:2:6)), got 'a'")
+    assert _refused(graph, lambda rw: rw.replace("x", "relu")) == (
+        "cannot replace node 0 (io.input `x`, <spec>:1:27): it is a boundary node (edit after "
+        "it with insert_after, or before the output with insert_before)")
+    assert _refused(graph, lambda rw: rw.freeze("dense_0/ww")) == (
+        "no node or parameter slot named `dense_0/ww` in graph `m`; did you mean `dense_0/w`?")
+    lora = catspec.load(SPECS / "lora_mlp.cat")
+    assert _refused(lora, lambda rw: rw.set_attrs("dense_0", out=16)) == (
+        "cannot set out=16 on dense_0: node 1 (nn.dense `dense_0`, lora_mlp.cat:3:5): "
+        "@dense_0/w~lora has shape (64, 32), `w` needs (64, 16): it is derived (lora) from "
+        "@dense_0/w, @dense_0/w_lora_a, @dense_0/w_lora_b, which an edit does not resize")

@@ -378,3 +378,10 @@ def test_register_pass_checks_names():
         register_pass(Shadow)
     assert str(err.value) == "a pass name must be kebab-case, like `repeat-to-scan`; got 'Bad Name'"
     assert PASSES["cse"] is not Shadow
+    Shadow.name = "shadow"
+    with pytest.raises(PassError) as err:
+        register_pass(Shadow())
+    assert str(err.value) == ("register_pass takes a Pass subclass (use it as a decorator: "
+                              "@register_pass above `class MyPass(Pass)`), got "
+                              "test_register_pass_checks_names.<locals>.Shadow()")
+    assert "shadow" not in PASSES

@@ -118,7 +118,9 @@ def check_region(graph, node, where: str):
         raise IRVerifyError(f"{where} has no region")
     if region.params is not graph.params:
         raise IRVerifyError(f"{where}: its region must share the parent's parameter table")
-    region.verify()
+    from ..verify import verify_graph  # the region alone: its owner is being verified
+
+    verify_graph(region)
     return region
 
 

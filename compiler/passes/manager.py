@@ -48,6 +48,9 @@ def register_pass(cls: type[Pass] | None = None, *, replace: bool = False):
     ``repeat-to-scan``). Taking an existing name (a built-in pass, or a pipeline's)
     needs ``@register_pass(replace=True)``: the pipelines would run the new pass."""
     def register(c: type[Pass]) -> type[Pass]:
+        if not isinstance(c, type) or not issubclass(c, Pass):
+            raise PassError(f"register_pass takes a Pass subclass (use it as a decorator: "
+                            f"@register_pass above `class MyPass(Pass)`), got {c!r}")
         name = getattr(c, "name", None)
         if not isinstance(name, str) or not _KEBAB.match(name):
             raise PassError(f"a pass name must be kebab-case, like `repeat-to-scan`; got "
