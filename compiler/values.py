@@ -83,7 +83,8 @@ class Morphism:
         raise NotImplementedError
 
     def describe(self) -> str:
-        return type(self).__name__
+        """How messages name this morphism (ops by their surface name, composites by kind)."""
+        return _KINDS.get(type(self).__name__, "this expression")
 
 
 @dataclass
@@ -225,6 +226,9 @@ class ScopeM(Morphism):
         with b.scope(self.base, explicit=self.explicit, span=self.span):
             return self.body.emit(b, ins)
 
+    def describe(self):
+        return f"`{self.base}`"  # the definition called, or the `as` name
+
 
 @dataclass
 class WithM(Morphism):
@@ -246,6 +250,9 @@ class WithM(Morphism):
         with b.reparam(self.reparam):
             return self.body.emit(b, ins)
 
+    def describe(self):
+        return self.body.describe()
+
 
 @dataclass
 class BlockM(Morphism):
@@ -262,6 +269,16 @@ class BlockM(Morphism):
 
     def emit(self, b, ins):
         return self.evaluator.emit_block(self, b, ins)
+
+
+_KINDS = {
+    "SeqM": "the composite (`>>`)",
+    "ParM": "the parallel product (`@`)",
+    "SumM": "the sum (`+`)",
+    "RepeatM": "the repetition (`^`)",
+    "BlockM": "the block",
+}
+
 
 
 def check_composable(f: Morphism, g: Morphism, span: Span | None) -> None:

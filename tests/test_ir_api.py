@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 from catspec import IRVerifyError
 from catspec.cli import app
-from catspec.compiler.passes import run_passes
+from catspec.compiler.passes import PASSES, run_passes
 from catspec.compiler.pattern import find
 from catspec.compiler.printer import print_graph
 from conftest import ROOT, SPECS, max_rel_err
@@ -401,8 +401,13 @@ def test_docs_ir_examples(monkeypatch):
     assert len(blocks) >= 10
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
-    for k, block in enumerate(blocks):
-        exec(compile(block, f"docs/IR.md python block {k + 1}", "exec"), namespace)  # noqa: S102
+    registered = dict(PASSES)  # the docs register a pass of their own: unregister it after
+    try:
+        for k, block in enumerate(blocks):
+            exec(compile(block, f"docs/IR.md python block {k + 1}", "exec"), namespace)  # noqa: S102
+    finally:
+        PASSES.clear()
+        PASSES.update(registered)
 
 
 # -- edits on control nodes, misspelled queries -------------------------------------------

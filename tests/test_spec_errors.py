@@ -48,6 +48,10 @@ CASES = {
         "model m : Tensor[4] -> Tensor[4] =\n    dense(4) >> swap\n",
         "arity.cat:2:17: error: cannot compose: `dense` has 1 output(s) but `swap` takes 2 input(s)\n        dense(4) >> swap\n                    ^^^^\nhint: use `@` to run morphisms side by side, or `copy`/`drop` to match the wires",
     ),
+    "arity_of_a_product": (
+        "model m : Tensor[4] -> Tensor[4] =\n    (dense(4) @ dense(4)) >> relu\n",
+        "arity_of_a_product.cat:2:30: error: cannot compose: the parallel product (`@`) has 2 output(s) but `relu` takes 1 input(s)\n        (dense(4) @ dense(4)) >> relu\n                                 ^^^^\nhint: use `@` to run morphisms side by side, or `copy`/`drop` to match the wires",
+    ),
     "shape_mismatch": (
         "model m : Tensor[4] -> Tensor[4] =\n    dense(8) + dense(4)\n",
         "shape_mismatch.cat:2:5: error: `add` expects inputs of one type, got f32[8] and f32[4]\n        dense(8) + dense(4)\n        ^^^^^^^^^^^^^^^^^^^\nhint: insert a `dense` or `reshape` so both branches agree",

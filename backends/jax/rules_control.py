@@ -22,7 +22,7 @@ from jax import lax
 
 from ...compiler.ops.control import inner_attrs
 from ...compiler.types import NUMPY_DTYPE
-from .params import _INITS, derive_rule, register_init
+from .params import _INITS, DERIVE, derive_rule, register_init
 from .rules import RULES, rule
 
 
@@ -33,16 +33,34 @@ def _scan(node, ins, p, ctx):
     steps = plan(node.region)
     views = {view: ctx.slots[stack] for view, stack in node.attrs["stacked"]}
     index = jnp.arange(node.attrs["length"], dtype=jnp.int32)
+    later = _derived_from_views(node.region.params, set(views))
 
     def body(carry, xs):
         i, rows = xs
         slots = {**ctx.slots, **rows}
+        for slot in later:  # e.g. fuse-dense's product of two views: from this row's values
+            d = slot.derive
+            slots[slot.path] = DERIVE[d.kind]({k: slots[v] for k, v in d.inputs.items()},
+                                              d.attrs, slot.shape)
         key = None if ctx.key is None else jax.random.fold_in(ctx.key, i)
         outs = run_plan(steps, slots, list(carry), replace(ctx, slots=slots, key=key))
         return tuple(outs), None
 
     final, _ = lax.scan(body, tuple(ins), (index, views))
     return list(final)
+
+
+def _derived_from_views(table, views: set[str]) -> list:
+    """Derived slots that read a view slot, directly or through another derived slot, in
+    table order (a derivation only reads earlier slots): ``resolve`` computed them from
+    the views' values outside the loop, so the body must compute them again per row."""
+    out, tainted = [], set(views)
+    for slot in table:
+        if slot.derive is not None and slot.path not in views and \
+                any(v in tainted for v in slot.derive.inputs.values()):
+            out.append(slot)
+            tainted.add(slot.path)
+    return out
 
 
 @rule("ctl.batched")

@@ -48,7 +48,7 @@ from ..ops.control import BATCHED_KEYS
 from ..ops.registry import OPS
 from .layout import layout_of
 from .manager import Pass, register_pass
-from .repeat_to_scan import slot_family_ok, stack_dir, stacked_slot
+from .repeat_to_scan import stack_dir, stacked_slot
 from .wiring import bypass, derivation_inputs, readers_by_slot, replace_uses, set_inputs
 
 # Ops batched when they merely share their inputs (see ``_batch_siblings``).
@@ -169,15 +169,12 @@ def batch_graph(graph: Graph) -> bool:
             node = graph.node(src)
             if _candidate(graph, node, reader.id):
                 groups.setdefault(_key(graph, node), []).append(node)
-        for members in groups.values():
-            if reader.id not in graph or len(members) < 2:
-                continue
-            if not all(slot_family_ok(graph, [m.params[p] for m in members],
-                                      [m.id for m in members], readers, derived_from)
-                       for p in members[0].params):
-                continue
-            changed |= _batch(graph, reader, members)
-            readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
+        for candidates in groups.values():
+            for members in _stackable(graph, candidates, readers, derived_from):
+                if reader.id not in graph:
+                    break
+                changed |= _batch(graph, reader, members)
+                readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
     changed |= _batch_siblings(graph)
     for i in list(graph.g.nodes):
         if graph.node(i).region is not None:
@@ -190,8 +187,8 @@ def _batch_siblings(graph: Graph) -> bool:
     one shared batched dense (one GEMM against the weights side by side — e.g. the
     first layers of MLP experts, or gates computed from one input). Reading the same
     wires proves them independent: a path from one to the other would make that
-    wire its own descendant. Other ops are batched only under a common reader, where
-    the measured gain is; a vmap of them alone buys nothing on CPU."""
+    wire its own descendant. Other ops are batched only under a common reader: alone,
+    they would go through ``vmap``, whose gain is not measured."""
     groups: dict = {}
     for node in graph.topological():
         if node.op in SIBLING_OPS and not any(k in node.attrs for k in BATCHED_KEYS) \
@@ -200,14 +197,27 @@ def _batch_siblings(graph: Graph) -> bool:
             groups.setdefault(key, []).append(node)
     changed = False
     readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
-    for members in groups.values():
-        if len(members) < 2 or not all(
-                slot_family_ok(graph, [m.params[p] for m in members], [m.id for m in members],
-                               readers, derived_from) for p in members[0].params):
-            continue
-        changed |= _batch(graph, None, members)
-        readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
+    for candidates in groups.values():
+        for members in _stackable(graph, candidates, readers, derived_from):
+            changed |= _batch(graph, None, members)
+            readers, derived_from = readers_by_slot(graph), derivation_inputs(graph)
     return changed
+
+
+def _stackable(graph: Graph, candidates: list[Node], readers, derived_from) -> list[list[Node]]:
+    """The candidates whose parameters can be stacked, in groups of two or more: each
+    slot a root slot read by its own node only (so a frozen, tied or LoRA expert is left
+    out, not the whole group), grouped by dtype, initializer and trainability."""
+    groups: dict = {}
+    for m in candidates:
+        slots = {k: graph.params[p] for k, p in m.params.items()}
+        if any(s.derive is not None or s.path in derived_from or readers.get(s.path) != {m.id}
+               for s in slots.values()):
+            continue
+        sig = tuple((k, s.dtype, s.init, repr(s.init_args), s.trainable)
+                    for k, s in sorted(slots.items()))
+        groups.setdefault(sig, []).append(m)
+    return [g for g in groups.values() if len(g) >= 2]
 
 
 @register_pass

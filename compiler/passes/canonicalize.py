@@ -82,7 +82,9 @@ def _flatten_monoid(g: Graph, n: Node) -> bool:
 def _reshape(g: Graph, n: Node) -> bool:
     (src,) = g.inputs_of(n.id)
     t_in, t_out = g.type_of(src), n.out_types[0]
-    if t_in.shape == t_out.shape:  # reshape to the shape it has = id
+    # reshape to the type it has = id (not when it renames axes or turns a Field into a
+    # Tensor: then it is a cast the declared types depend on)
+    if t_in == t_out:
         bypass(g, n, [src])
         return True
     producer = g.node(src[0])
@@ -96,7 +98,7 @@ def _reshape(g: Graph, n: Node) -> bool:
 
 def _flatten(g: Graph, n: Node) -> bool:  # flatten of a rank-1 tensor = id
     (src,) = g.inputs_of(n.id)
-    if g.type_of(src).shape == n.out_types[0].shape:
+    if g.type_of(src) == n.out_types[0]:
         bypass(g, n, [src])
         return True
     return False

@@ -50,6 +50,7 @@ def fold_graph(graph: Graph, limit: int = MAX_ELEMENTS) -> bool:
         if node.id not in graph or not _foldable(graph, node, limit):
             continue
         values = _evaluate(graph, node)
+        sources = {src for src, _ in graph.inputs_of(node.id)}
         for k, (t, v) in enumerate(zip(node.out_types, values)):
             const = graph.add_node("ctl.const", [], (t,), {"value": v},
                                    name=(f"{node.name}~const{k}" if k else f"{node.name}~const")
@@ -57,6 +58,11 @@ def fold_graph(graph: Graph, limit: int = MAX_ELEMENTS) -> bool:
                                    span=node.span)
             replace_uses(graph, (node.id, k), (const.id, 0))
         graph.remove_node(node.id)
+        # The constants it read and nothing else reads are dead now: remove them here, so
+        # the pipelines need no `dce` after this pass.
+        for src in sources:
+            if graph.g.out_degree(src) == 0:
+                graph.remove_node(src)
         changed = True
     return changed
 

@@ -7,11 +7,14 @@
 (x·W₁ + b₁)·W₂ + b₂ = x·(W₁W₂) + (b₁W₂ + b₂). The fused weights are *derived*
 slots (``fuse_dense_w``/``fuse_dense_b``, computed from the original ones in
 the step), so the parameter pytree and checkpoints are unchanged; only the
-graph is. It changes what gradients flow through (the product, not each
-factor) and costs a d×m×o product per step, so it belongs in inference
-pipelines (``-O inference``), not in training. It fuses only when the first
-dense's output has no other reader, and, by default, only when it saves
-multiply-adds (``d·o < d·m + m·o``); ``always=True`` fuses regardless.
+graph is. The function and its gradients with respect to the original weights
+are the same, but every training step would pay for the d×m×o product, so it
+belongs in inference pipelines (``--passes inference``); training accepts it
+and gains nothing. It fuses only when the first dense's output has no other
+reader, and, by default, only when it saves multiply-adds
+(``d·o < d·m + m·o``); ``always=True`` fuses regardless. It runs to a fixed
+point: fusing one pair can make an earlier pair profitable
+(``64→8→64→4``: ``8→64→4`` first, then ``64→8→4``).
 """
 
 from __future__ import annotations
@@ -77,4 +80,7 @@ class FuseDense(Pass):
     always: bool = False
 
     def apply(self, graph: Graph) -> bool:
-        return fuse_graph(graph, self.always)
+        changed = False
+        while fuse_graph(graph, self.always):
+            changed = True
+        return changed

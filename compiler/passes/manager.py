@@ -69,14 +69,15 @@ def register_pass(cls: type[Pass] | None = None, *, replace: bool = False):
 # Default pipelines. O1 cleans up structure; O2 adds the structural optimisations
 # that change the parameter layout (stacked slots, recorded in ``table.layout``);
 # ``inference`` also fuses affine chains, which only pays off when weights are fixed.
-# ``batch-parallel`` is not in O2: on this CPU it made the 8-expert train step 0.53x
-# as fast (docs/BENCHMARKS.md, "Passes"); it stays available by name.
+# ``batch-parallel`` is not in O2 (docs/PASSES.md says why); it stays available by name.
+# ``inference`` scans before it fuses: fused weights are derived slots, which would stop
+# the copies of a block from being stacked (fuse-dense works inside the scanned body).
 _CLEANUP = "canonicalize+cse+dce"
 PIPELINES: dict[str, list[str]] = {
     "O0": [],
     "O1": [_CLEANUP, "fold-constants"],
     "O2": [_CLEANUP, "fold-constants", "repeat-to-scan", "dce"],
-    "inference": [_CLEANUP, "fold-constants", "fuse-dense", "repeat-to-scan",
+    "inference": [_CLEANUP, "fold-constants", "repeat-to-scan", "fuse-dense",
                   "batch-parallel", "dce"],
 }
 
@@ -94,11 +95,15 @@ class PassTiming:
 
 def expand(passes: str | list[str]) -> list[str]:
     """Pass list (string or list) -> entries, with pipeline names expanded; unknown names fail."""
+    if isinstance(passes, str) and not passes.strip():
+        return []  # "" runs nothing, like []
     items = passes.split(",") if isinstance(passes, str) else list(passes)
     out: list[str] = []
     for item in (i.strip() for i in items):
         if not item:
-            continue
+            shown = passes if isinstance(passes, str) else ",".join(passes)
+            raise PassError(f"`{shown}`: a pass list is names separated by commas, like "
+                            "`O1,repeat-to-scan`; one of its names is empty")
         key = item.lstrip("-")
         if key in PIPELINES:
             out.extend(PIPELINES[key])
@@ -167,6 +172,8 @@ def run_passes(
         PassError: an unknown pass, or a pass that left the IR invalid.
     """
     entries = expand(passes)
+    if dump_after == "all" and not entries:
+        raise PassError("cannot dump after every pass: no passes run")
     if dump_after is not None and dump_after != "all":
         _check_dump_after(dump_after, entries)
     g = graph if in_place else copy_graph(graph)

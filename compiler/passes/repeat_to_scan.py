@@ -62,14 +62,17 @@ def stack_dir(graph: Graph, families: list[list[str]], base: str) -> str:
 
 
 def slot_family_ok(graph: Graph, paths: list[str], owners: list[int],
-                   readers: dict[str, set[int]], derived_from: set[str]) -> bool:
-    """Distinct root slots of one shape/init, each read by its own node only."""
+                   readers: dict[str, set[int]], derived_from: set[str],
+                   check_readers: bool = True) -> bool:
+    """Distinct root slots of one shape/init, each read by its own node only (the caller
+    checks who reads them when ``check_readers`` is false)."""
     if len(set(paths)) != len(paths):
         return False
     first = graph.params[paths[0]]
     for path, owner in zip(paths, owners):
         s = graph.params[path]
-        if (s.derive is not None or path in derived_from or readers.get(path) != {owner}
+        if (s.derive is not None or path in derived_from
+                or (check_readers and readers.get(path) != {owner})
                 or (s.shape, s.dtype, s.init, s.init_args, s.trainable)
                 != (first.shape, first.dtype, first.init, first.init_args, first.trainable)):
             return False
@@ -133,17 +136,35 @@ def _match(graph: Graph, copies: list[list[int]], readers, derived_from):
         for _, dst, data in graph.g.out_edges(nid, data=True):
             if dst not in member and (j, data["src_port"]) not in carry:
                 return None
-    shared, stacked = [], []
+    stacked: list[list[str]] = []
     for j, ref in enumerate(first):
         for pname in ref.params:
             paths = [graph.node(c[j]).params[pname] for c in copies]
-            if len(set(paths)) == 1:
-                shared.append(paths[0])
-            elif slot_family_ok(graph, paths, [c[j] for c in copies], readers, derived_from):
-                stacked.append(paths)
-            else:
+            if len(set(paths)) == 1 or paths in stacked:  # shared, or stacked already
+                continue
+            if not _per_copy_family(graph, paths, copies, member, readers, derived_from):
                 return None
+            stacked.append(paths)
     return carry, mapping, sigs[0], init, stacked
+
+
+def _per_copy_family(graph: Graph, paths: list[str], copies: list[list[int]], member: dict,
+                     readers: dict[str, set[int]], derived_from: set[str]) -> bool:
+    """Slot i belongs to copy i: distinct root slots of one shape and initializer, each
+    read only inside its own copy, and at the same places of every copy (more than one
+    place when a tied repetition inside the block reads it)."""
+    places = None
+    for i, path in enumerate(paths):
+        users = readers.get(path, set())
+        if any(member.get(u, (None,))[0] != i for u in users):
+            return False
+        mine = sorted(member[u][1] for u in users)
+        if places is None:
+            places = mine
+        elif mine != places:
+            return False
+    return slot_family_ok(graph, paths, [None] * len(paths), readers, derived_from,
+                          check_readers=False)
 
 
 def _convert(graph: Graph, copies: list[list[int]], level: int, readers, derived_from) -> bool:
