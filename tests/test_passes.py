@@ -264,6 +264,24 @@ def test_nested_tied_repetition_becomes_nested_scans():
     assert max_rel_err(got, Model(graph)(params, x)) <= 1e-5
 
 
+def test_batched_experts_inside_a_repeated_block_are_then_scanned():
+    # batch-parallel keeps the copy provenance, so repeat-to-scan stacks the batched
+    # stacks: one scan over [3, 2, 4, 4] weights; the layout chains both stackings.
+    graph = catspec.load("def blk(d: int) = residual(dense(d) + dense(d))\n"
+                         "model m(d: int = 4) : Tensor[d] -> Tensor[d] = blk(d) ^ 3")
+    opt = run_passes(graph, "O1,batch-parallel,repeat-to-scan,dce")
+    (scan,) = opt.nodes(op="ctl.scan")
+    assert [n.op for n in scan.region.nodes()] == [
+        "io.input", "ctl.batched", "struct.add", "io.output"]
+    assert opt.param("scan/blk_0/batch/dense_0/w").shape == (3, 2, 4, 4)
+    params = _random_params(graph)
+    stacked = opt.params.layout.to_optimized(opt.params, params)
+    x = jax.random.normal(jax.random.key(0), (3, 4))
+    assert max_rel_err(Model(opt)(stacked, x), Model(graph)(params, x)) <= 1e-5
+    back = flatten(opt.params.layout.to_original(stacked))
+    assert all(np.array_equal(back[k], v) for k, v in flatten(params).items())
+
+
 def test_fuse_dense_runs_to_a_fixed_point():
     graph = catspec.load("model m : Tensor[64] -> Tensor[4] = dense(8) >> dense(64) >> dense(4)")
     opt = run_passes(graph, "fuse-dense")

@@ -108,8 +108,10 @@ def _batch(graph: Graph, reader: Node | None, members: list[Node]) -> bool:
             attrs["reduce_axis"] = axis
             t = OPS["struct.concat"].infer({"n": k, "axis": axis}, [t] * k)[0]
         out_types = (t,)
+    # The first member's provenance (``meta["repeat"]``: which copy of a repetition it is
+    # in), so `repeat-to-scan` can still scan a block whose experts were batched.
     node = graph.add_node("ctl.batched", wires, out_types, {**attrs, **first.attrs},
-                          params=stacks, name=base, span=first.span)
+                          params=stacks, name=base, span=first.span, meta=dict(first.meta))
     if reduction is None:
         for i, m in enumerate(members):
             for r in range(n_out):
