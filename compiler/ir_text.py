@@ -360,6 +360,13 @@ class _Parser:
         name, span, meta = _comment(t.comment)
         node = graph.add_node(op, ins, tuple(ty for _, ty in outs), attrs, params=params,
                               name=name, span=span, meta=meta)
+        from .serialize import read_attributes  # serialize imports this module
+
+        # checked and completed with the op's defaults before anything reads them; the node
+        # is named as in JSON, with its line standing in for a missing name or location
+        where = (name or (outs[0][0] if outs else f"node {node.id}")) + \
+            f" ({span or f'IR text line {t.lineno}'})"
+        read_attributes(node, where)
         for k, (value, _) in enumerate(outs):
             self._define(t, value, graph, (node.id, k))
         self.pending.append((graph, node, params))
@@ -483,10 +490,7 @@ def parse_ir(text: str, verify: bool = True) -> Graph:
 
     Accepts ``print_ir`` output, ``print_graph`` output alone, and ``catspec show`` output.
     """
-    from .serialize import check_attributes
-
     graph = _Parser(text).parse()
-    check_attributes(graph)
     if verify:
         graph.verify()
     return graph

@@ -163,25 +163,90 @@ def from_json(data: dict | str, verify: bool = True) -> Graph:
 
 
 def check_attributes(graph: Graph) -> None:
-    """Attribute names and value kinds of every registered op, as the spec checker would see
-    them (IR read from text or JSON has not been through the elaborator)."""
-    from .ops.registry import OPS
-    from .rewrite import bind_attrs
-
+    """``read_attributes`` for every node of ``graph``, regions included (the JSON reader)."""
     for node in graph.nodes():
-        op = OPS.get(node.op)
-        if op is not None:
-            # `none` is how the IR spells an optional argument left out
-            defaults = {a.name: a.default for a in op.args}
-            given = {k: v for k, v in node.attrs.items()
-                     if not (v is None and defaults.get(k, 0) is None)}
-            try:
-                bind_attrs(op, given)
-            except IRVerifyError as err:
-                where = f"{node.name or node.id}" + (f" ({node.span})" if node.span else "")
-                raise IRVerifyError(f"node `{where}` ({node.op}): {err}") from None
+        read_attributes(node)
         if node.region is not None:
             check_attributes(node.region)
+
+
+# Control ops are not in OPS and keep open attribute sets; these are the keys their
+# verifiers (compiler/ops/control.py, recursion.py) and lowerings read without a default.
+CONTROL_KEYS = {
+    "ctl.scan": ("length", "stacked"),
+    "ctl.batched": ("op", "k", "shared"),
+    "ctl.fold": ("state", "init", "reverse"),
+    "ctl.map": ("axis",),
+    "ctl.const": ("value",),
+}
+_KINDS = {"int": "an int", "float": "a number", "bool": "a bool", "str": "a string",
+          "ints": "a list of ints", "int_or_ints": "an int or a list of ints"}
+
+
+def read_attributes(node: Node, where: str | None = None) -> None:
+    """Check the attributes of a node read from IR text or JSON (which have not been through
+    the elaborator) and fill in the defaults of those left out, as the elaborator would.
+
+    A registered op's attributes are bound like the spec's arguments: an unknown name (with
+    a did-you-mean), a value of the wrong kind or a missing required attribute is an
+    ``IRVerifyError`` naming the node (``where``: how the reader designates it; by default
+    its instance name and spec location, or its id) and the attribute. The result is in
+    declaration order. Control ops (``ctl.*``) keep their open attribute sets; the keys in
+    ``CONTROL_KEYS`` must be there, and a ``ctl.batched`` node's attributes of the op it
+    batches are bound like that op's.
+    """
+    if where is None:
+        where = f"{node.name or node.id}" + (f" ({node.span})" if node.span else "")
+    try:
+        if not isinstance(node.attrs, dict):
+            raise IRVerifyError(f"attributes must be a mapping of names to values, got "
+                                f"{type(node.attrs).__name__}")
+        node.attrs = _bound_attributes(node.op, node.attrs)
+    except IRVerifyError as err:
+        raise IRVerifyError(f"node `{where}` ({node.op}): {err}") from None
+
+
+def _bound_attributes(op_name: str, attrs: dict) -> dict:
+    from ..errors import did_you_mean
+    from .ops.control import BATCHED_KEYS, inner_attrs
+    from .ops.registry import OPS
+
+    op = OPS.get(op_name)
+    if op is not None:
+        return _bind(op, attrs)
+    keys = CONTROL_KEYS.get(op_name)
+    if keys is None:  # io.* and unknown ops: the verifier's business
+        return attrs
+    for key in keys:
+        if key not in attrs:
+            close = [k for k in attrs if did_you_mean(k, [key])]
+            hint = f" (found `{close[0]}`: did you mean `{key}`?)" if close else ""
+            raise IRVerifyError(f"`{op_name}` is missing its attribute `{key}`{hint}")
+    if op_name != "ctl.batched" or not isinstance(attrs["op"], str) or \
+            attrs["op"] not in OPS:  # an unknown batched op: the verifier names it
+        return attrs
+    inner = OPS[attrs["op"]]
+    own = {k: v for k, v in attrs.items() if k in BATCHED_KEYS}
+    return {**own, **_bind(inner, inner_attrs(attrs))}
+
+
+def _bind(op, attrs: dict) -> dict:
+    """``attrs`` checked against ``op``'s arguments, defaults filled in, declaration order."""
+    from .ops.registry import REQUIRED
+    from .rewrite import bind_attrs
+
+    defaults = {a.name: a.default for a in op.args}
+    # `none` is how the IR spells an optional argument left out
+    given = {k: v for k, v in attrs.items() if not (v is None and defaults.get(k, 0) is None)}
+    if all(k in defaults for k in given):  # else bind_attrs names the unknown one first
+        for a in op.args:
+            if a.default is REQUIRED and a.name not in given:
+                want = _KINDS.get(a.kind, a.kind)
+                raise IRVerifyError(f"`{op.surface}` is missing its argument `{a.name}` "
+                                    f"({want}, with no default)")
+    bind_attrs(op, given)  # unknown names and kinds of values, as the spec checker says them
+    # the values as given (bind_attrs would turn `any` tuples into lists, ints into floats)
+    return {a.name: attrs.get(a.name, a.default) for a in op.args}
 
 
 def _from_dict(data: dict) -> Graph:

@@ -5,20 +5,31 @@ and the YAML printed validates against ``catspec schema``. Generators cover ever
 expression form and precedence situation; they respect the two rules of the
 text form: no negative literals (``-3`` is negation of ``3``) and names are not
 keywords.
+
+The IR's text form and JSON round trip every shipped spec; attributes left out of
+either are filled in with the op's defaults, or refused naming the node and attribute.
 """
 
 from __future__ import annotations
 
-import jsonschema
-import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import copy
+import json
 
+import catspec
+import jsonschema
+import pytest
+import yaml
+from catspec import IRVerifyError
+from catspec.compiler.passes import run_passes
+from catspec.compiler.serialize import dumps
 from catspec.grammar import ast as A
 from catspec.grammar import parse_expr, parse_module
 from catspec.grammar.formatter import KEYWORDS, expr, format_module
 from catspec.grammar.schema import json_schema
 from catspec.grammar.yaml_form import parse_yaml, to_yaml
+from conftest import SPECS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SETTINGS = settings(
     max_examples=60,
@@ -160,3 +171,135 @@ def test_long_chains_round_trip_without_recursion():
     module = parse_module(f"model m : Tensor[4] -> Tensor[4] =\n    {body}\n")
     assert parse_module(format_module(module)) == module
     assert parse_yaml(to_yaml(module)) == module
+
+
+# -- the IR's text form and JSON: every shipped spec, attributes left out ------------------
+SHIPPED = sorted(p.name for p in SPECS.glob("*.cat"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("passes", ["", "O2,batch-parallel"])
+def test_every_shipped_spec_prints_and_parses_back_identically(name, passes):
+    g = catspec.load(SPECS / name)
+    g = run_passes(g, passes) if passes else g
+    text = catspec.print_ir(g)
+    assert catspec.print_ir(catspec.parse_ir(text)) == text
+    data = dumps(g)  # the JSON text, attribute order included
+    assert dumps(catspec.from_json(data)) == data
+
+
+def _one_node(out: str, line: str) -> str:
+    return f"graph m(%0: f32[3]) -> {out} {{\n  %1: {out} = {line}\n  return %1\n}}\n"
+
+
+@pytest.mark.parametrize("line, filled", [
+    ("reduce.sum[axis=0](%0)", "reduce.sum[axis=0, keepdims=false](%0)"),
+    ("struct.add(%0, %0)", "struct.add[n=2](%0, %0)"),
+    ("act.gelu(%0)", "act.gelu[approximate=false](%0)"),
+    ("nn.dense[out=2](%0) {w=@w, b=@b}", "nn.dense[out=2, bias=true](%0) {w=@w, b=@b}"),
+    ("nn.dense[bias=false, out=2](%0) {w=@w}", "nn.dense[out=2, bias=false](%0) {w=@w}"),
+])
+def test_ir_text_fills_in_attributes_left_out_with_the_ops_defaults(line, filled):
+    out = "f32[]" if line.startswith("reduce") else "f32[2]" if "dense" in line else "f32[3]"
+    g = catspec.parse_ir(_one_node(out, line))
+    assert str(g).splitlines()[1] == f"  %1: {out} = {filled}"
+    # what was filled in is what a spec gets: the printed form parses back to itself
+    assert catspec.print_ir(catspec.parse_ir(catspec.print_ir(g))) == catspec.print_ir(g)
+
+
+def test_printed_spec_without_its_defaulted_attributes_reads_back_the_same():
+    text = catspec.print_ir(catspec.load(SPECS / "mlp.cat"))
+    assert ", bias=true" in text
+    assert catspec.print_ir(catspec.parse_ir(text.replace(", bias=true", ""))) == text
+    # a ctl.batched node's attributes of the op it batches are filled in alike
+    gru = catspec.print_ir(run_passes(catspec.load(SPECS / "gru.cat"), "O2,batch-parallel"))
+    assert 'ctl.batched[op="nn.dense", k=2, shared=true, out=16, bias=true]' in gru
+    assert catspec.print_ir(catspec.parse_ir(gru.replace(", bias=true", ""))) == gru
+
+
+@pytest.mark.parametrize("line, message", [
+    ("nn.dense(%0)", "`dense` is missing its argument `out` (an int, with no default)"),
+    ("nn.dense[outt=2](%0)", "`dense` has no argument `outt` (did you mean `out`?)"),
+    ("nn.dense[out=2, bais=false](%0)", "`dense` has no argument `bais` (did you mean `bias`?)"),
+    ("nn.dense[out=2, zzz=1](%0)", "`dense` has no argument `zzz` (its arguments are out, bias)"),
+    ("nn.dense[out=2.0](%0)", "`dense`: `out` must be an int, got a float `2.0`"),
+    ("ctl.scan[lenght=2, stacked=[]](%0)",
+     "`ctl.scan` is missing its attribute `length` (found `lenght`: did you mean `length`?)"),
+    ('ctl.batched[op="nn.dense", shared=true, out=2](%0)',
+     "`ctl.batched` is missing its attribute `k`"),
+    ('ctl.batched[op="nn.dense", k=1, shared=true](%0)',
+     "`dense` is missing its argument `out` (an int, with no default)"),
+    ("ctl.map(%0)", "`ctl.map` is missing its attribute `axis`"),
+])
+def test_ir_text_attribute_errors_name_the_line_node_and_attribute(line, message):
+    op = line.split("(")[0].split("[")[0]
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(_one_node("f32[2]", line), verify=False)
+    # a node without an instance name or a location is named by its value and line
+    assert str(err.value) == f"node `%1 (IR text line 2)` ({op}): {message}"
+
+
+def test_ir_text_attribute_errors_name_a_named_node_by_its_name_and_location():
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(_one_node("f32[2]", "nn.dense(%0)  # dense_0  m.cat:1:5"))
+    assert str(err.value) == ("node `dense_0 (m.cat:1:5)` (nn.dense): `dense` is missing its "
+                              "argument `out` (an int, with no default)")
+    with pytest.raises(IRVerifyError) as err:  # a name without a location: the line
+        catspec.parse_ir(_one_node("f32[2]", "nn.dense(%0)  # dense_0"))
+    assert str(err.value) == ("node `dense_0 (IR text line 2)` (nn.dense): `dense` is missing "
+                              "its argument `out` (an int, with no default)")
+
+
+def _mlp_json_with(edit) -> dict:
+    data = catspec.to_json(catspec.load(SPECS / "mlp.cat"))
+    edited = copy.deepcopy(data)
+    dense = next(n for n in edited["graph"]["nodes"] if n["name"] == "dense_0")
+    edit(dense)
+    return data, edited
+
+
+def test_json_fills_in_attributes_left_out_with_the_ops_defaults():
+    data, edited = _mlp_json_with(lambda n: n["attrs"].pop("bias"))
+    back = catspec.from_json(json.dumps(edited))
+    assert back.node_by_name("dense_0").attrs == {"out": 256, "bias": True}
+    assert catspec.to_json(back) == data
+
+
+@pytest.mark.parametrize("edit, text_edit, message", [
+    (lambda n: n["attrs"].pop("out"), ("nn.dense[out=256, bias=true]", "nn.dense[bias=true]"),
+     "`dense` is missing its argument `out` (an int, with no default)"),
+    (lambda n: n["attrs"].update(bais=n["attrs"].pop("bias")), ("bias=true", "bais=true"),
+     "`dense` has no argument `bais` (did you mean `bias`?)"),
+    (lambda n: n["attrs"].update(out="256"), ("out=256", 'out="256"'),
+     '`dense`: `out` must be an int, got a string `"256"`'),
+])
+def test_json_attribute_errors_are_the_text_forms(edit, text_edit, message):
+    data, edited = _mlp_json_with(edit)
+    file = next(n for n in data["graph"]["nodes"] if n["name"] == "dense_0")["span"]["file"]
+    with pytest.raises(IRVerifyError) as err:
+        catspec.from_json(edited)
+    assert str(err.value) == f"node `dense_0 ({file}:4:6)` (nn.dense): {message}"
+    # the text form says the same of the same node (its comment keeps the file's name only)
+    text = catspec.print_ir(catspec.load(SPECS / "mlp.cat"))
+    with pytest.raises(IRVerifyError) as err:
+        catspec.parse_ir(text.replace(*text_edit, 1))
+    assert str(err.value) == f"node `dense_0 (mlp.cat:4:6)` (nn.dense): {message}"
+
+
+def test_json_control_nodes_missing_a_key_are_errors_not_key_errors():
+    g = run_passes(catspec.load(SPECS / "fno1d_burgers.cat"), "O2")
+    data = catspec.to_json(g)
+    scan = next(n for n in data["graph"]["nodes"] if n["op"] == "ctl.scan")
+    del scan["attrs"]["length"]
+    with pytest.raises(IRVerifyError) as err:
+        catspec.from_json(data)
+    assert str(err.value) == (f"node `scan ({scan['span']['file']}:{scan['span']['line']}:"
+                              f"{scan['span']['col']})` (ctl.scan): `ctl.scan` is missing its "
+                              "attribute `length`")
+    unnamed = copy.deepcopy(data)
+    node = next(n for n in unnamed["graph"]["nodes"] if n["op"] == "ctl.scan")
+    node["name"], node["span"] = "", None
+    with pytest.raises(IRVerifyError) as err:
+        catspec.from_json(unnamed)
+    assert str(err.value) == (f"node `{node['id']}` (ctl.scan): `ctl.scan` is missing its "
+                              "attribute `length`")
