@@ -78,7 +78,7 @@ def guarded(fn):
             raise typer.Exit(0) from None
         except SpecError as err:  # its text starts with the location and `error:`
             _debug_trace()
-            _fail(str(err), EXIT_SPEC)
+            _fail(str(err), EXIT_USAGE if _is_override_error(err) else EXIT_SPEC)
         except CatspecError as err:
             _debug_trace()
             _fail(f"error: {err}", EXIT_SPEC)
@@ -86,6 +86,9 @@ def guarded(fn):
             _fail("interrupted", 130)
         except Exception as err:  # a bug: say so plainly
             _debug_trace()
+            oom = out_of_memory_message(err)
+            if oom is not None:
+                _fail(oom, EXIT_INPUT)
             _fail(f"internal error: {type(err).__name__}: {err}\n"
                   "this is a bug in catspec; run with --debug for the traceback", EXIT_INTERNAL)
 
@@ -95,6 +98,51 @@ def guarded(fn):
 def _debug_trace():
     if _state["debug"]:
         traceback.print_exc()
+
+
+def _is_override_error(err: SpecError) -> bool:
+    """An error located in a `-s name=value` override: the command line is wrong (exit 2)."""
+    from .compiler.elaborate import OVERRIDE_FILE
+
+    errors = err.errors if isinstance(err, SpecErrors) else [err]
+    return any(e.span is not None and e.span.file == OVERRIDE_FILE for e in errors)
+
+
+def out_of_memory_message(err: BaseException) -> str | None:
+    """The message for running out of memory (XLA's RESOURCE_EXHAUSTED, or numpy's
+    MemoryError), or ``None`` when ``err`` is something else. Sizes too large for the
+    machine are the user's input, not a bug in catspec."""
+    import re
+
+    text = str(err)
+    xla = {c.__name__ for c in type(err).__mro__} & {"JaxRuntimeError", "XlaRuntimeError"}
+    exhausted = re.search(r"RESOURCE_EXHAUSTED|resource exhausted|out of memory", text,
+                          re.IGNORECASE)
+    if not isinstance(err, MemoryError) and not (xla and exhausted):
+        return None
+    # XLA says "Out of memory allocating N bytes" (CPU) or "… while trying to allocate N
+    # bytes" (GPU); numpy says "Unable to allocate 37.3 GiB for an array …".
+    found = re.search(r"allocat\w*\s+(\d+)\s*bytes", text)
+    human = re.search(r"allocate\s+([\d.]+\s*[KMGTP]?i?B)\b", text)
+    if found:
+        n = int(found.group(1))
+        what = f"out of memory: tried to allocate {n:,} bytes ({_human_bytes(n)})"
+    elif human:
+        what = f"out of memory: tried to allocate {human.group(1)}"
+    else:
+        what = "out of memory"
+    return (f"error: {what}\n"
+            "hint: lower the sizes (-s name=…, --dim), the batch size (--batch, or "
+            "`batch_size` in the train section), or use a machine with more memory")
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError  # pragma: no cover
 
 
 def parse_sets(sets: list[str] | None) -> dict[str, str]:
@@ -188,7 +236,9 @@ def check(
             typer.echo(text if named else f"{file}: {text}", err=True)
         n = len(errors)
         typer.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
-        raise typer.Exit(EXIT_SPEC)
+        # a wrong `-s` override is a command-line mistake, as in every other command
+        usage = any(_is_override_error(err) for _, err in errors)
+        raise typer.Exit(EXIT_USAGE if usage else EXIT_SPEC)
 
 
 @app.command()
@@ -541,6 +591,7 @@ def compile_(
         _fail("error: give one of --passes, -O0, -O1, -O2", EXIT_USAGE)
     pipeline = passes if passes is not None else (chosen[0] if chosen else "O1")
     _check_pass_list(pipeline)
+    _check_dump_after(dump_after, pipeline)
     graph = _load_graph(file, model, sets)
     timings: list = [] if time_passes else None
 
@@ -586,6 +637,21 @@ def _check_pass_list(passes: str | None) -> None:
 
     try:
         expand(passes)
+    except PassError as err:
+        _fail(f"error: {err}", EXIT_USAGE)
+
+
+def _check_dump_after(dump_after: str | None, pipeline: str) -> None:
+    """`--dump-after` naming no pass, or a pass that does not run, is a usage error (exit 2),
+    like an unknown name in --passes; checked before the spec is loaded."""
+    if dump_after is None or dump_after == "all":
+        return
+    from .compiler.passes import expand
+    from .compiler.passes.manager import _check_dump_after as check_dump_after
+    from .errors import PassError
+
+    try:
+        check_dump_after(dump_after, expand(pipeline))
     except PassError as err:
         _fail(f"error: {err}", EXIT_USAGE)
 

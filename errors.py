@@ -57,8 +57,19 @@ def remember_source(file: str, text: str) -> None:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A hint naming the closest candidate, or ``None`` when nothing is close."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    """A hint naming the closest candidate, or ``None`` when nothing is close.
+
+    A candidate that differs only in case wins (``-m A`` -> ``a``, which difflib alone
+    scores 0); failing a close match as written, names are compared case-folded."""
+    pool = sorted(set(candidates))
+    same = [c for c in pool if c.casefold() == name.casefold() and c != name]
+    close = same or difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        folded: dict[str, str] = {}
+        for c in pool:
+            folded.setdefault(c.casefold(), c)
+        hit = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+        close = [folded[hit[0]]] if hit else []
     return f"did you mean `{close[0]}`?" if close else None
 
 

@@ -71,14 +71,14 @@ def test_show_prints_ir_and_parameters():
 
 def test_unknown_override_has_did_you_mean():
     result = invoke("show", SPECS / "mlp.cat", "-s", "widht=3")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an `-s` override is command-line input
     assert result.stderr == ("<-s>:1:1: error: model `mlp` has no parameter `widht`\n"
                              "    widht=3\n    ^^^^^\nhint: did you mean `width`?\n")
 
 
 def test_override_that_is_not_a_literal_points_at_the_value():
     result = invoke("check", SPECS / "mlp.cat", "-s", "width=abc")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == ("<-s>:1:7: error: override value `abc` is not a literal\n"
                              "    width=abc\n          ^^^\n"
                              "hint: give a number, true/false, a string, or a list of those\n"
@@ -87,9 +87,26 @@ def test_override_that_is_not_a_literal_points_at_the_value():
 
 def test_ill_typed_override():
     result = invoke("check", SPECS / "mlp.cat", "-s", "width=1.5")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == ("<-s>:1:7: error: override `-s width=…` must be an int, got a float "
                              "`1.5`\n    width=1.5\n          ^^^\n1 error\n")
+
+
+@pytest.mark.parametrize("command", ["show", "run", "compile"])
+def test_ill_typed_override_is_a_usage_error_with_its_message_kept(command):
+    # `-s width=true` used to exit 1 while a malformed `-s width` exited 2
+    result = invoke(command, SPECS / "mlp.cat", "-s", "width=true")
+    assert result.exit_code == 2
+    assert result.stderr == ("<-s>:1:7: error: override `-s width=…` must be an int, got a bool "
+                             "`true`\n    width=true\n          ^^^^\n")
+
+
+def test_spec_error_next_to_a_good_override_still_exits_1(tmp_path):
+    spec = tmp_path / "m.cat"
+    spec.write_text("model m(w: int = 4) : Tensor[4] -> Tensor[4] =\n    dens(w)\n")
+    result = invoke("show", spec, "-s", "w=8")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{spec}:2:5: error: unknown name `dens`\n")
 
 
 def test_malformed_set_is_usage_error():
@@ -167,6 +184,130 @@ def test_train_section_schedule_arguments_are_checked(tmp_path):
     assert result.stderr.splitlines()[0] == (
         f"{spec}:4:16: error: `cosine`: a warmup of 2 epoch(s) leaves nothing of a 2-epoch run")
     assert "hint: make `warmup` smaller than `epochs`" in result.stderr
+
+
+def test_model_name_differing_in_case_gets_a_did_you_mean(tmp_path):
+    spec = tmp_path / "two.cat"
+    spec.write_text("model a : Tensor[4] -> Tensor[4] = dense(4)\n"
+                    "model mlp2 : Tensor[4] -> Tensor[4] = dense(4)\n")
+    result = invoke("show", spec, "-m", "A")
+    assert result.exit_code == 1
+    assert result.stderr == "error: no model named `A`\nhint: did you mean `a`?\n"
+    result = invoke("show", spec, "-m", "MLP")
+    assert result.stderr == "error: no model named `MLP`\nhint: did you mean `mlp2`?\n"
+    result = invoke("show", spec, "-m", "xyz")
+    assert result.stderr == "error: no model named `xyz`\nhint: models here: a, mlp2\n"
+
+
+TOKENS = ("model tok(vocab: int = 5) : Tensor[T, dtype=i32] -> Tensor[T, 2] =\n"
+          "    embedding(vocab, 2)\n")
+
+
+def test_run_refuses_float_ids_for_an_integer_input(tmp_path):
+    tok = tmp_path / "tok.npy"
+    np.save(tok, np.ones((1, 3), np.float32))
+    # the shipped transformer (was: "internal error: ValueError: indices must have an
+    # integer type", exit 4); refused before anything is compiled
+    result = invoke("run", SPECS / "transformer_encoder.cat", "-i", tok, "-s", "d=4",
+                    "-s", "layers=1")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: input 0 of `transformer_encoder` should be a batch of i32[T] (integer values), "
+        "got dtype float32\n"
+        "hint: convert the array first, e.g. `x.astype(np.int32)`; catspec does not cast "
+        "between integer, floating-point and bool inputs\n")
+    spec = tmp_path / "tok.cat"
+    spec.write_text(TOKENS)
+    np.save(tok, np.ones((1, 3), bool))
+    result = invoke("run", spec, "-i", tok)
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: input 0 of `tok` should be a batch of i32[T] "
+                                    "(integer values), got dtype bool\n")
+    np.save(tok, np.array([[0, 4, 1]], np.int64))  # numpy's default int: same kind, runs
+    result = invoke("run", spec, "-i", tok)
+    assert result.exit_code == 0, result.output
+    assert "output 0: shape (1, 3, 2) float32" in result.stdout
+
+
+@pytest.mark.parametrize(("dtype", "name"), [(np.int32, "int32"), (np.bool_, "bool")])
+def test_run_refuses_integers_and_bools_for_a_float_input(tmp_path, dtype, name):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((1, 784), dtype))
+    result = invoke("run", SPECS / "mlp.cat", "-i", x, "-s", "width=2", "-s", "depth=1")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"error: input 0 of `mlp` should be a batch of f32[784] (floating-point values), got "
+        f"dtype {name}\n"
+        "hint: convert the array first, e.g. `x.astype(np.float32)`; catspec does not cast "
+        "between integer, floating-point and bool inputs\n")
+
+
+def test_model_api_checks_the_kind_of_dtype():
+    from catspec.api import load
+    from catspec.backends.jax.model import Model
+    from catspec.errors import InputError
+
+    m = Model(load(TOKENS))
+    with pytest.raises(InputError) as err:
+        m.bind_dims([np.zeros((2, 3), np.float32)])
+    assert str(err.value).startswith(
+        "input 0 of `tok` should be a batch of i32[T] (integer values), got dtype float32\n")
+    assert m.bind_dims([np.zeros((2, 3), np.uint8)]) == {"T": 3}  # any integer dtype
+
+
+def test_out_of_memory_message():
+    from catspec.cli import out_of_memory_message
+    from jax.errors import JaxRuntimeError
+
+    hint = ("hint: lower the sizes (-s name=…, --dim), the batch size (--batch, or "
+            "`batch_size` in the train section), or use a machine with more memory")
+    cpu = JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 40000000016 bytes.")
+    assert out_of_memory_message(cpu) == (
+        f"error: out of memory: tried to allocate 40,000,000,016 bytes (37.3 GiB)\n{hint}")
+    gpu = JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
+                          "6291456 bytes.\nBufferAssignment OOM Debugging.")
+    assert out_of_memory_message(gpu).startswith(
+        "error: out of memory: tried to allocate 6,291,456 bytes (6.0 MiB)\n")
+    assert out_of_memory_message(JaxRuntimeError("RESOURCE_EXHAUSTED: no bytes said")) == (
+        f"error: out of memory\n{hint}")
+    numpy_oom = MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, "
+                            "100000) and data type float32")
+    assert out_of_memory_message(numpy_oom) == (
+        f"error: out of memory: tried to allocate 37.3 GiB\n{hint}")
+    assert out_of_memory_message(JaxRuntimeError("INTERNAL: something else")) is None
+    assert out_of_memory_message(RuntimeError("Out of memory allocating 5 bytes")) is None
+
+
+def test_out_of_memory_is_an_input_error_not_a_bug(monkeypatch):
+    from catspec.backends.jax.model import Model
+    from jax.errors import JaxRuntimeError
+
+    def init(self, key=0):  # what `-s width=100000000` does, without allocating it
+        raise JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 313600000000 "
+                              "bytes.")
+
+    monkeypatch.setattr(Model, "init", init)
+    result = invoke("run", SPECS / "mlp.cat", "-s", "width=100000000")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: out of memory: tried to allocate 313,600,000,000 bytes (292.1 GiB)\n"
+        "hint: lower the sizes (-s name=…, --dim), the batch size (--batch, or `batch_size` in "
+        "the train section), or use a machine with more memory\n")
+
+
+def test_unknown_dump_after_is_a_usage_error():
+    result = invoke("compile", SPECS / "mlp.cat", "--dump-after", "csee")
+    assert result.exit_code == 2  # as `--passes csee` is
+    assert result.stderr == (
+        "error: cannot dump after `csee`: no such pass; known passes: batch-parallel, "
+        "canonicalize, cse, dce, fold-constants, fuse-dense, repeat-to-scan, or `all` "
+        "(did you mean `cse`?)\n")
+    result = invoke("compile", SPECS / "mlp.cat", "--dump-after", "fuse-dense")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: cannot dump after `fuse-dense`: it is not among the passes "
+                             "that run (canonicalize, cse, dce, fold-constants)\n")
+    result = invoke("compile", SPECS / "mlp.cat", "-s", "width=2", "--dump-after", "cse")
+    assert result.exit_code == 0 and "// ---- IR after cse ----" in result.stderr
 
 
 def test_version_and_unknown_dim():

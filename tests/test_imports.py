@@ -142,7 +142,7 @@ def mlp(tmp_path) -> Path:
 @pytest.mark.parametrize("command", ["check", "show", "run"])
 def test_unknown_override_names_get_a_did_you_mean(mlp, command):
     result = CliRunner().invoke(app, [command, str(mlp), "-s", "widht=4"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert (
         "<-s>:1:1: error: model `mlp` has no parameter `widht`\n"
         "    widht=4\n"
@@ -164,7 +164,7 @@ def test_unknown_override_names_get_a_did_you_mean(mlp, command):
 )
 def test_ill_typed_overrides_are_type_errors(mlp, command, setting, message):
     result = CliRunner().invoke(app, [command, str(mlp), "-s", setting])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"error: {message}" in result.stderr
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...compiler.dims import bind, evaluate
 from ...compiler.ir import Graph, Node, Wire
@@ -112,7 +113,8 @@ class Model:
 
     # -- application ----------------------------------------------------------------
     def bind_dims(self, inputs) -> dict[str, int]:
-        """Check batched inputs against the input types; return the symbol sizes they fix."""
+        """Check batched inputs against the input types (shapes, and the kind of dtype: bool,
+        integer, floating-point, complex); return the symbol sizes they fix."""
         if len(inputs) != len(self.input_types):
             raise InputError(
                 f"model `{self.graph.name}` takes {len(self.input_types)} input(s) "
@@ -145,6 +147,8 @@ class Model:
                                          f"(with {_fmt_env(env)})")
                 except KeyError:
                     raise InputError(f"input {i}: cannot determine the size {size}") from None
+        for i, (x, t) in enumerate(zip(inputs, self.input_types)):
+            _check_dtype_kind(x, t, f"input {i} of `{self.graph.name}`")
         return env
 
     def _batched(self, params, *inputs, key=None):
@@ -205,6 +209,36 @@ class Model:
             else:
                 out.append(jax.random.normal(k, shape, dtype))
         return out
+
+
+_KINDS = (("bool", jnp.bool_), ("integer", jnp.integer), ("floating-point", jnp.floating),
+          ("complex", jnp.complexfloating))
+
+
+def _dtype_kind(dtype) -> str | None:
+    """``bool``, ``integer`` (signed or unsigned), ``floating-point`` or ``complex``."""
+    for kind, cls in _KINDS:
+        if jnp.issubdtype(dtype, cls):
+            return kind
+    return None
+
+
+def _check_dtype_kind(x, t: TensorType, what: str) -> None:
+    """An array whose kind of element differs from the declared one (floats for integer
+    token ids, integers or bools for floats, …) is refused, not cast: a cast would silently
+    truncate ids, and float ids would fail deep inside tracing. Within a kind the array is
+    used as given (float64 or float16 data on a f32 model, int64 ids on an i32 model)."""
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    want = jnp.dtype(NUMPY_DTYPE[t.dtype])
+    kind = _dtype_kind(want)
+    if _dtype_kind(dtype) == kind:
+        return
+    module = "np" if hasattr(np, want.name) else "jnp"  # bfloat16 is only jnp's
+    raise InputError(
+        f"{what} should be a batch of {t} ({kind} values), got dtype {dtype}\n"
+        f"hint: convert the array first, e.g. `x.astype({module}.{want.name})`; catspec does "
+        "not cast between integer, floating-point and bool inputs"
+    )
 
 
 def _fmt_env(env: dict[str, int]) -> str:
