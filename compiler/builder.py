@@ -16,6 +16,7 @@ from .dims import SizeTooComplex
 from .ir import Graph, ParamSlot, Wire
 from .ops.registry import OpDef, OpTypeError
 from .reparam import apply_reparams
+from .types import size_problem
 from .values import RepeatM, ReparamSpec
 
 
@@ -145,10 +146,10 @@ class Builder:
         for t in out_types:
             # One check for every op: a size argument that went negative or zero (often
             # through an override like `-s width=0`) must not reach the IR as f32[-3].
-            bad = [n for n in t.shape if isinstance(n, int) and n < 1]
-            if bad:
+            problem = size_problem(t.shape)
+            if problem:
                 raise SpecError(
-                    f"`{op.surface}` would produce {t}: sizes must be positive",
+                    f"`{op.surface}` would produce {t}: {problem}",
                     span, "check the arguments (and any -s overrides) that set its sizes")
         instance = self.path(name or self._fresh(op.surface))
         slots: dict[str, str] = {}

@@ -26,6 +26,22 @@ NUMPY_DTYPE = {
 }  # fmt: skip
 
 
+# The largest size an axis may have: far beyond any device's memory, but small enough that
+# sizes and element counts stay exact int64s (a `-s d=1e20` override is refused, not
+# overflowed inside JAX).
+MAX_SIZE = 2**40
+
+
+def size_problem(shape) -> str | None:
+    """Why a concrete shape cannot be a tensor's (a size below 1 or above ``MAX_SIZE``)."""
+    for n in shape:
+        if isinstance(n, int) and n < 1:
+            return "sizes must be positive"
+        if isinstance(n, int) and n > MAX_SIZE:
+            return f"sizes above 2^40 = {MAX_SIZE:,} are refused"
+    return None
+
+
 @dataclass(frozen=True)
 class TensorType:
     """The type of one wire: dtype, shape (ints or symbolic ``Dim``), optional axis names.

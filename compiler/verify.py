@@ -10,6 +10,7 @@ from ..errors import IRVerifyError
 from .ir import Graph, Node
 from .ops.registry import OPS, OpTypeError
 from .printer import location
+from .types import size_problem
 
 IO_OPS = ("io.input", "io.output")
 
@@ -35,11 +36,11 @@ def _check_names(graph: Graph) -> None:
 
 
 def check_sizes(node: Node, types) -> None:
-    """Refuse a size below 1 (``dense(0)``, or ``out=-1`` set from Python)."""
+    """Refuse a size below 1 (``dense(0)``, or ``out=-1`` set from Python) or absurdly large."""
     for t in types:
-        if any(isinstance(n, int) and n < 1 for n in t.shape):
-            raise IRVerifyError(f"{_where(node)}: output type {t} has a size below 1 "
-                                "(sizes must be positive)")
+        problem = size_problem(t.shape)
+        if problem:
+            raise IRVerifyError(f"{_where(node)}: output type {t}: {problem}")
 
 
 def verify_graph(graph: Graph) -> None:

@@ -622,7 +622,14 @@ def test_an_edit_inside_a_region_is_verified_with_its_owner():
 def test_sizes_below_one_are_refused(graph):
     assert _refused(graph, lambda rw: rw.set_attrs("dense_1", out=0)) == (
         "cannot set out=0 on dense_1: node 3 (nn.dense `dense_1`, <spec>:2:6): output type "
-        "f32[0] has a size below 1 (sizes must be positive)")
+        "f32[0]: sizes must be positive")
+    assert _refused(graph, lambda rw: rw.set_attrs("dense_1", out=2**41)) == (
+        "cannot set out=2199023255552 on dense_1: node 3 (nn.dense `dense_1`, <spec>:2:6): "
+        "output type f32[2199023255552]: sizes above 2^40 = 1,099,511,627,776 are refused")
+    with pytest.raises(catspec.SpecError) as err:
+        catspec.load(SPEC, width=10**20)
+    assert err.value.message == ("`dense` would produce f32[100000000000000000000]: sizes above "
+                                 "2^40 = 1,099,511,627,776 are refused")
 
 
 def test_a_name_shared_by_tied_copies_is_ambiguous():

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from catspec.backends.jax import Model
+from catspec.backends.jax import Model, rules_control
 from catspec.backends.jax.params import flatten, nest
 from catspec.cli import app
 from catspec.compiler.ir import Graph
@@ -157,8 +157,13 @@ BATCHED_BY_HAND = {
 }
 
 
+@pytest.mark.parametrize("per_instance", [False, True], ids=["batched", "per-instance"])
 @pytest.mark.parametrize("name", sorted(BATCHED_BY_HAND))
-def test_batch_parallel_outputs_and_gradients_match_hand_written_jax(name):
+def test_batch_parallel_outputs_and_gradients_match_hand_written_jax(name, per_instance,
+                                                                      monkeypatch):
+    # per-instance: the CPU lowering for weights above CPU_UNBATCHED_WEIGHT elements
+    if per_instance:
+        monkeypatch.setattr(rules_control, "CPU_UNBATCHED_WEIGHT", 0)
     graph = catspec.load(GOLDEN / "batch-parallel" / f"{name}.cat")
     opt = run_passes(graph, "canonicalize,batch-parallel")
     layout = opt.params.layout

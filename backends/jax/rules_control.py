@@ -112,6 +112,12 @@ def _rows(stack, k: int) -> list:
     return [stack[i] for i in range(k)]
 
 
+# Per-instance weight size above which, on CPU, batched dense layers are computed one GEMM
+# per instance unless they share their input and are summed or concatenated (measured on
+# a 2-core CPU: batched won at 32×32, lost at 64×64).
+CPU_UNBATCHED_WEIGHT = 32 * 32
+
+
 def _dense_batched(ins, p, k, shared, reduce, axis, rank):
     """k dense layers as one GEMM, where their arrangement allows:
 
@@ -121,9 +127,23 @@ def _dense_batched(ins, p, k, shared, reduce, axis, rank):
 
     ``None`` for the other arrangement (separate inputs, separate or concatenated
     outputs), which the generic ``vmap`` path computes as one batched GEMM.
+
+    On CPU, instances whose weights exceed ``CPU_UNBATCHED_WEIGHT`` elements run one
+    GEMM each (on rows of the stacked weights: same values, same layout) unless they
+    share their input and are summed or concatenated: a GEMM that large is
+    compute-bound there, and the block, batched and wide forms of the other
+    arrangements measured 0.8–0.9× as fast (docs/BENCHMARKS.md, MLP experts), while a
+    shared sum or concat measured as fast as separate GEMMs or faster at every size.
     """
     w, b = p["w"], p.get("b")
     _, d, o = w.shape
+    if (not shared or reduce is None) and d * o > CPU_UNBATCHED_WEIGHT and \
+            jax.default_backend() == "cpu":
+        xs = [ins[0]] * k if shared else ins
+        ys = [x @ w[i] + (0 if b is None else b[i]) for i, x in enumerate(xs)]
+        if reduce == "sum":
+            return [_sum(ys)]
+        return [jnp.concatenate(ys, axis=axis)] if reduce == "concat" else ys
     if reduce == "sum":
         x = ins[0] if shared else jnp.concatenate(ins, axis=-1)
         y = x @ (_sum(_rows(w, k)) if shared else w.reshape(k * d, o))
