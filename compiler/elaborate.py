@@ -19,7 +19,7 @@ from .builder import Builder
 from .dims import Dim, SizeTooComplex
 from .evaluate import Env, Evaluator, check_value, kind_of
 from .ir import Graph
-from .types import DTYPES, TensorType
+from .types import DTYPES, TensorType, size_problem
 from .values import DefCtor, ModuleVal
 
 
@@ -172,6 +172,11 @@ def eval_type(t: A.TypeExpr, env: Env, ev: Evaluator) -> TensorType:
     for d in t.dims:
         shape.append(_eval_dim(d.size, env, ev))
         names.append(d.name)
+    problem = size_problem(shape)
+    if problem:
+        shown = ", ".join(str(n) for n in shape)
+        raise SpecError(f"type [{shown}]: {problem}", t.span,
+                        "check the model parameters (and any -s overrides) that set its sizes")
     if t.kind == "Field":
         if any(n is None for n in names):
             raise SpecError("every axis of a `Field` needs a name", t.span,

@@ -8,6 +8,14 @@ from catspec.compiler import elaborate, module_from_text
 from catspec.errors import SpecError
 
 CASES = {
+    "size_too_large": (
+        "model m(d: int = 2000000000000) : Tensor[d] -> Tensor[d] =\n    relu\n",
+        "size_too_large.cat:1:35: error: type [2000000000000]: sizes above 2^40 = "
+        "1,099,511,627,776 are refused\n"
+        "    model m(d: int = 2000000000000) : Tensor[d] -> Tensor[d] =\n"
+        "                                      ^^^^^^^^^\n"
+        "hint: check the model parameters (and any -s overrides) that set its sizes",
+    ),
     "size_not_positive": (
         "model m(width: int = 0) : Tensor[4] -> Tensor[4] =\n    dense(width) >> dense(4)\n",
         "size_not_positive.cat:2:5: error: `dense` would produce f32[0]: sizes must be positive\n"
