@@ -337,6 +337,7 @@ def run(
             return m(params, *xs)
     if inputs:
         xs = [_load_array(p) for p in inputs]
+        _check_ids(graph, xs)
     else:
         dim_values = _free_sizes(m, dims, "random inputs")
         xs = m.example_inputs(jax.random.key(seed + 1), batch, dim_values)
@@ -673,6 +674,25 @@ def _resume_command(run_dir: Path) -> str:
             continue
         args.append(arg)
     return shlex.join(["catspec", *args, "--resume", "--run-dir", str(run_dir)])
+
+
+def _check_ids(graph, xs) -> None:
+    """Ids given to an `embedding` straight from an input must lie in 0..vocab-1: JAX
+    would look the others up as NaN rows (out-of-bounds gathers fill), silently."""
+    import numpy as np
+
+    for i, (node_id, x) in enumerate(zip(graph.inputs, xs)):
+        a = np.asarray(x)
+        if a.size == 0 or a.dtype.kind not in "iu":
+            continue
+        for reader, _ in graph.users_of((node_id, 0)):
+            node = graph.node(reader)
+            vocab = node.attrs.get("vocab") if node.op == "nn.embedding" else None
+            if vocab is not None and (a.min() < 0 or a.max() >= vocab):
+                raise InputError(
+                    f"input {i} holds ids from {a.min()} to {a.max()}, but `{node.name}` has a "
+                    f"vocabulary of {vocab} (ids 0..{vocab - 1})\nhint: map the ids into "
+                    "range, or raise the vocabulary size (-s …)")
 
 
 def _load_array(path: Path):

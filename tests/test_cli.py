@@ -227,6 +227,13 @@ def test_run_refuses_float_ids_for_an_integer_input(tmp_path):
     result = invoke("run", spec, "-i", tok)
     assert result.exit_code == 0, result.output
     assert "output 0: shape (1, 3, 2) float32" in result.stdout
+    # ids outside the vocabulary would be looked up as NaN rows: refused, exit 3
+    np.save(tok, np.array([[0, 5, 1]], np.int32))
+    result = invoke("run", spec, "-i", tok)
+    assert result.exit_code == 3
+    assert result.stderr == ("error: input 0 holds ids from 0 to 5, but `embedding_0` has a "
+                             "vocabulary of 5 (ids 0..4)\nhint: map the ids into range, or "
+                             "raise the vocabulary size (-s …)\n")
 
 
 @pytest.mark.parametrize(("dtype", "name"), [(np.int32, "int32"), (np.bool_, "bool")])
