@@ -52,10 +52,15 @@ def parse_override(raw: str, ptype: str):
     if ptype == "str" and not raw.startswith('"'):
         return raw
     expr = parse_expr(raw, "<-s>")
-    return _literal(expr, raw)
+    return _literal(expr, raw, ptype)
 
 
-def _literal(e, raw):
+# What to give, by parameter type, when an override is not a literal.
+_GIVE = {"int": "give an int, like 32", "float": "give a number, like 1e-3",
+         "bool": "give true or false"}
+
+
+def _literal(e, raw, ptype: str = ""):
     if isinstance(e, (A.Int, A.Float, A.Str, A.Bool)):
         return e.value
     if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, (A.Int, A.Float)):
@@ -63,4 +68,4 @@ def _literal(e, raw):
     if isinstance(e, A.ListExpr):
         return [_literal(x, raw) for x in e.items]
     raise SpecError(f"override value `{raw}` is not a literal", None,
-                    "give a number, true/false, a string, or a list of those")
+                    _GIVE.get(ptype, "give a number, true/false, a string, or a list of those"))

@@ -81,7 +81,7 @@ def test_override_that_is_not_a_literal_points_at_the_value():
     assert result.exit_code == 2
     assert result.stderr == ("<-s>:1:7: error: override value `abc` is not a literal\n"
                              "    width=abc\n          ^^^\n"
-                             "hint: give a number, true/false, a string, or a list of those\n"
+                             "hint: give an int, like 32\n"
                              "1 error\n")
 
 
