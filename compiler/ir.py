@@ -298,10 +298,11 @@ class Graph:
 
         return node_by_name(self, name)
 
-    def fresh_name(self, base: str) -> str:
-        """An instance name ``base_k`` not yet used in this graph."""
+    def fresh_name(self, base: str, avoid=()) -> str:
+        """An instance name ``base_k`` not yet used in this graph (nor in ``avoid``: names
+        and slot paths that must not come back, e.g. those of removed nodes)."""
         nodes = [self.node(i) for i in self.g.nodes]
-        taken = {n.name for n in nodes}
+        taken = {n.name for n in nodes} | set(avoid)
         # A region (the body of `map_0`) names its nodes under its owner (`map_0/…`):
         # new nodes there follow suit.
         named = [n.name for n in nodes if n.name and n.op not in ("io.input", "io.output")]
@@ -309,7 +310,7 @@ class Graph:
                                                   for x in named) else ""
         # Regions share their parent's parameter table: a name whose slots would land on
         # existing paths (`dense_0/w` of the top level) is taken too.
-        prefixes = {path.rsplit("/", 1)[0] for path in self.params.slots}
+        prefixes = {path.rsplit("/", 1)[0] for path in [*self.params.slots, *avoid]}
         k = 0
         while f"{scope}{base}_{k}" in taken or f"{scope}{base}_{k}" in prefixes:
             k += 1

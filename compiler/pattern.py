@@ -20,7 +20,7 @@ A replacement is a chain spec expression, whose arguments are evaluated with
 the bindings in scope (``dense(2 * out)``), ``"id"`` for the empty chain, or a
 callable ``fn(rw, match)`` that builds with the ``Rewriter`` and returns the new
 output wire (or ``None`` to decline the match). A replacement op equal to the
-matched op at the same position keeps its instance name and parameter slots, so
+matched op of the same kind keeps its instance name and parameter slots, so
 trained weights stay valid. Every rewrite goes through the ``Rewriter``: a
 replacement whose type breaks the graph is refused with ``IRVerifyError``.
 """
@@ -129,7 +129,9 @@ def _is_chain(e: A.Expr) -> bool:
             continue  # unknown: the chain compiler reports it
         try:
             n_in, n_out = op.arity({a.name: a.default for a in op.args})
-        except Exception:  # noqa: BLE001 - an arity that needs an argument: let the graph path decide
+        except Exception:  # noqa: BLE001 - an arity that needs an argument (einsum's equation)
+            if k == 0:
+                continue  # the chain's first op may take any number of inputs
             return False
         if n_out != 1 or (k > 0 and n_in != 1):
             return False
@@ -261,6 +263,7 @@ def _build(rw: Rewriter, match: Match, replacement: str) -> Wire:
     elems = [] if isinstance(parsed, A.Name) and parsed.id == "id" else _chain(parsed)
     env, ev = Env().child(**match.bindings), Evaluator()
     wires = list(match.inputs)
+    unused = list(match.nodes)  # each op call takes the first matched node of its op left
     for k, e in enumerate(elems):
         op, args, kwargs = call_parts(e)
         try:
@@ -269,12 +272,15 @@ def _build(rw: Rewriter, match: Match, replacement: str) -> Wire:
         except SpecError as err:
             raise IRVerifyError(f"replacement `{replacement}`: {err.message}") from None
         attrs = dict(zip(_arg_names(op, len(values)), values), **kvalues)
-        old = match.nodes[k] if k < len(match.nodes) else None
-        same = old is not None and old.op == resolve_op(op).name
-        node = rw.add(op, wires, attrs, name=old.name if same else None,
-                      reuse_params=old.params if same else None,
-                      span=(old or match.nodes[-1]).span,
-                      meta=dict((old or match.nodes[-1]).meta),  # repetition tags survive
+        ir_name = resolve_op(op).name
+        old = next((n for n in unused if n.op == ir_name), None)
+        if old is not None:
+            unused.remove(old)
+        like = old or match.nodes[min(k, len(match.nodes) - 1)]
+        node = rw.add(op, wires, attrs, name=old.name if old else None,
+                      reuse_params=old.params if old else None,
+                      span=like.span,
+                      meta=dict(like.meta),  # repetition tags survive
                       _replacing={n.id for n in match.nodes})
         wires = [(node.id, 0)]
     if len(wires) != 1:

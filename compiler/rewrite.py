@@ -79,6 +79,9 @@ class _Transactions:
         self.undo: list[Callable[[], None]] = []
         self.marks: list[int] = []
         self.depth = 0  # edits in progress (an edit may be made of edits)
+        # Instance names and slot paths edits removed: new nodes and slots do not take them
+        # (a checkpoint of the old graph would load the removed layer's weights into them).
+        self.retired: set[str] = set()
 
 
 _TRANSACTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -495,6 +498,8 @@ class Rewriter:
                 g.add_edge(s, d, k, **data)
 
         self._undo.append(undo)
+        if node.name:
+            self._state.retired.add(node.name)
         self._collect(list(node.params.values()))
 
     def _collect(self, paths: list[str]) -> None:
@@ -508,6 +513,7 @@ class Rewriter:
             if path in live or path not in table:
                 continue
             slot = table.slots.pop(path)
+            self._state.retired.add(path)
             self._undo.append(lambda p=path, s=slot: _reinsert(table.slots, order, p, s))
             if slot.derive is not None:
                 stack.extend(slot.derive.inputs.values())
@@ -516,7 +522,10 @@ class Rewriter:
              params: dict[str, str] | None, kw: dict, reuse: dict | None = None) -> Node:
         op = resolve_op(op_name)
         bound = bind_attrs(op, attrs)
-        n_in, _ = op.arity(bound)
+        try:
+            n_in, _ = op.arity(bound)
+        except OpTypeError as err:
+            raise IRVerifyError(f"`{op.name}`: {err.message}") from None
         if len(wires) != n_in:
             raise IRVerifyError(f"`{op.name}` takes {n_in} inputs, got {len(wires)}")
         in_types = [self.graph.type_of(w) for w in wires]
@@ -526,7 +535,7 @@ class Rewriter:
         except OpTypeError as err:
             raise IRVerifyError(f"`{op.name}` on {', '.join(map(str, in_types))}: "
                                 f"{err.message}") from None
-        name = name or self.graph.fresh_name(op.surface)
+        name = name or self.graph.fresh_name(op.surface, avoid=self._state.retired)
         table = self.graph.params
         slots: dict[str, str] = {}
         for pname, spec in specs.items():
@@ -555,7 +564,7 @@ class Rewriter:
 
     def _fresh_path(self, path: str) -> str:
         table, k, out = self.graph.params, 1, path
-        while out in table:
+        while out in table or out in self._state.retired:
             out = f"{path}_{k}"
             k += 1
         return out
@@ -591,6 +600,10 @@ class Rewriter:
                 continue
             if tuple(new_types) == node.out_types:
                 continue
+            read = sorted({data["src_port"] for _, _, data in g.out_edges(nid, data=True)})
+            if read and read[-1] >= len(new_types):
+                raise IRVerifyError(f"{_where(node)} would have {len(new_types)} output(s), but "
+                                    f"its output {read[-1]} is read")
             self._set(node, "out_types", tuple(new_types))
             for _, dst, key, data in list(g.out_edges(nid, keys=True, data=True)):
                 self._set_edge_type(data, new_types[data["src_port"]])
@@ -615,8 +628,19 @@ class Rewriter:
             return None
         op = OPS.get(node.op)
         if op is None:
+            from .ops.recursion import VERIFIERS
+
+            if node.op in VERIFIERS:
+                # A control node (fold, map, scan, batched) keeps its type: its region and
+                # attributes were built for its inputs. Its verifier says whether the new
+                # input types still fit them.
+                VERIFIERS[node.op](self.graph, node)
+                return None
             raise IRVerifyError(f"{_where(node)}: cannot re-type unknown op `{node.op}`")
-        n_in, _ = op.arity(node.attrs)
+        try:
+            n_in, _ = op.arity(node.attrs)
+        except OpTypeError as err:
+            raise IRVerifyError(f"{_where(node)}: {err.message}") from None
         if len(in_types) != n_in:
             raise IRVerifyError(f"{_where(node)}: expected {n_in} inputs, got {len(in_types)}")
         try:

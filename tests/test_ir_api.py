@@ -677,3 +677,51 @@ def test_refusals_name_what_went_wrong(graph):
         "cannot set out=16 on dense_0: node 1 (nn.dense `dense_0`, lora_mlp.cat:3:5): "
         "@dense_0/w~lora has shape (64, 32), `w` needs (64, 16): it is derived (lora) from "
         "@dense_0/w, @dense_0/w_lora_a, @dense_0/w_lora_b, which an edit does not resize")
+
+
+# -- second review (2026-11-30) ------------------------------------------------------------
+def test_edits_before_a_control_node_keep_its_type_or_are_refused():
+    gru = catspec.load(SPECS / "gru.cat")
+    edited = gru.edited(lambda rw: rw.insert_before("fold_0", "layer_norm"))
+    assert [n.op for n in edited.nodes()] == ["io.input", "nn.layer_norm", "ctl.fold",
+                                              "io.output"]
+    assert _refused(gru, lambda rw: rw.insert_before("fold_0", "dense", {"out": 5})) == (
+        "cannot insert dense before fold_0: `fold_0`: region inputs (f32[16], f32[8]), "
+        "expected (f32[16], f32[5])")
+
+
+def test_edits_that_break_an_op_are_verify_errors():
+    g = catspec.load("model s : Tensor[8] -> Tensor[2] = split(4) >> (id @ drop @ drop @ drop)")
+    assert _refused(g, lambda rw: rw.set_attrs("split_0", n=2)) == (
+        "cannot set n=2 on split_0: node 1 (struct.split `split_0`, <spec>:1:36) would have 2 "
+        "output(s), but its output 3 is read")
+    e = catspec.load('model e : (a: Tensor[4], b: Tensor[4]) -> Tensor[4] { '
+                     'return einsum("d,d->d")(a, b) }')
+    assert _refused(e, lambda rw: rw.set_attrs("einsum_0", equation="d,o->q")) == (
+        "cannot set equation='d,o->q' on einsum_0: node 2 (tensor.einsum `einsum_0`, "
+        "<spec>:1:62): `einsum`: output subscript `q` of \"d,o->q\" appears in no operand")
+
+
+def test_a_rewrite_keeps_names_and_weights_with_their_layers():
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = dense(4) >> relu >> dense(4) >> relu")
+    model = catspec.compile(g)
+    params = _random_params(model)
+    assert catspec.rewrite(g, "dense(a) >> relu", "relu >> dense(a)") == 2
+    assert [(n.name, n.params.get("w")) for n in g.nodes()][1:-1] == [
+        ("relu_0", None), ("dense_0", "dense_0/w"), ("relu_1", None), ("dense_1", "dense_1/w")]
+    x = _x()[:, :4]
+    d0, d1 = params["dense_0"], params["dense_1"]
+    want = jax.nn.relu(jax.nn.relu(x) @ d0["w"] + d0["b"]) @ d1["w"] + d1["b"]
+    assert max_rel_err(catspec.compile(g)(params, x), want) <= 1e-5
+    # a removed layer's name and slots are not handed to a new one
+    with g.rewriter() as rw:
+        rw.remove("dense_1")
+        new = rw.insert_after("relu_1", "dense", {"out": 4})
+    assert new.name == "dense_2" and new.params["w"] == "dense_2/w"
+
+
+def test_a_bare_name_pattern_matches_ops_whose_arity_needs_an_argument():
+    g = catspec.load(SPECS / "deeponet_antiderivative.cat")
+    (match,) = find(g, "einsum(e)")
+    assert match.bindings == {"e": "k,pk->p"}
+    assert len(find(g, "einsum")) == len(find(g, "einsum(e) >> bias")) == 1
