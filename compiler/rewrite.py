@@ -678,6 +678,13 @@ class Rewriter:
                                              dict(spec.init_args)))
                     new[pname] = path
             released = [v for k, v in node.params.items() if k not in specs]
+            for path in released:
+                derive = table[path].derive
+                if derive is not None and derive.kind == "scan_slice":
+                    raise IRVerifyError(
+                        f"{_where(node)}: @{path} is a per-iteration view of the stacked "
+                        f"@{derive.inputs['stack']}, which an edit does not remove; edit the "
+                        "graph before `repeat-to-scan`")
             self._set(node, "params", new)
             self._collect(released)
         return out_types

@@ -725,3 +725,14 @@ def test_a_bare_name_pattern_matches_ops_whose_arity_needs_an_argument():
     (match,) = find(g, "einsum(e)")
     assert match.bindings == {"e": "k,pk->p"}
     assert len(find(g, "einsum")) == len(find(g, "einsum(e) >> bias")) == 1
+
+
+def test_dropping_a_scanned_view_slot_is_refused_at_the_edit():
+    opt = run_passes(catspec.load(ROOT / "tests" / "golden" / "repeat-to-scan" / "residual_mlp.cat"),
+                     "O2")
+    (scan,) = opt.nodes(op="ctl.scan")
+    assert _refused(scan.region, lambda rw: rw.set_attrs("block_0/dense_0", bias=False)) == (
+        "cannot set bias=False on block_0/dense_0: node 1 (nn.dense `block_0/dense_0`, "
+        "residual_mlp.cat:3:30): @block_0/dense_0/b is a per-iteration view of the stacked "
+        "@scan/block_0/dense_0/b, which an edit does not remove; edit the graph before "
+        "`repeat-to-scan`")
