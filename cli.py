@@ -10,6 +10,7 @@ line is wrong; 3 data given to a model is wrong; 4 an internal error (a bug).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import traceback
@@ -289,8 +290,11 @@ def run(
         Optional[list[str]],
         typer.Option("--dim", "-d", help="Size of a free symbol for random inputs: -d N=64."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for parameters and random inputs.")] = 0,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the output (.npy).")]
+    seed: Annotated[int, typer.Option(help="Seed for parameters and random inputs.", min=0,
+                                      max=2**32 - 1)] = 0,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Save the output (.npy; a model with several outputs writes an "
+                            ".npz archive of arr_0, arr_1, … at this path).")]
     = None,
     checkpoint: Annotated[
         Optional[Path],
@@ -508,6 +512,9 @@ def train(
             line += f" ({summary['eval_baseline']})"
         typer.echo(line)
     typer.echo(f"wrote {run_dir}/metrics.json, loss.png, predictions.png, checkpoint.npz")
+    if not math.isfinite(summary["test_rel_l2"]):
+        typer.echo("warning: training diverged (the test error is not finite); lower the "
+                   "learning rate or check the data", err=True)
 
 
 _DATA_DEFAULT_RESOLUTION = {"burgers": 128, "darcy": 29, "antiderivative": 100}
@@ -703,9 +710,13 @@ def _load_array(path: Path):
     except FileNotFoundError:
         raise InputError(f"no such file `{path}`") from None
     except (ValueError, OSError) as err:
-        raise InputError(f"cannot read `{path}` as a .npy array: {err}") from None
+        why = ("it is not a .npy file" if "pickled" in str(err) else str(err))
+        raise InputError(f"cannot read `{path}` as a .npy array: {why}") from None
     if not isinstance(arr, np.ndarray):
         raise InputError(f"`{path}` holds several arrays; give one .npy per input")
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise InputError(f"`{path}` holds no examples (shape {arr.shape}); its first axis is "
+                         "the batch")
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)  # no silent float64 on the device
     return arr

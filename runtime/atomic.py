@@ -22,8 +22,15 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None],
         from ..errors import UsageError
 
         raise UsageError(f"`{path}` is a directory; give a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:  # a parent that is a file, a read-only or special directory
+        from ..errors import UsageError
+
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"`{blocker}` is a file, not a directory" if blocker else (err.strerror or err)
+        raise UsageError(f"cannot write `{path}`: {why}") from None
     # mkstemp makes the file private (0600); give it the mode a plain open() would, or
     # keep the mode of the file it replaces.
     try:

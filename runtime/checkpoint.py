@@ -97,12 +97,17 @@ def read_meta(path: Path, missing: str = "no checkpoint `{path}`") -> dict:
 
 def _read(path: Path, missing: str) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as f:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # a .npy array, not a checkpoint archive
+            raise InputError(f"`{path}` holds one array, not a checkpoint: give a run "
+                             "directory or its checkpoint.npz")
+        with loaded as f:
             return {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise InputError(missing.format(path=path)) from None
     except (ValueError, OSError) as err:
-        raise InputError(f"cannot read checkpoint `{path}`: {err}") from None
+        why = "it is not a .npz archive" if "pickled" in str(err) else str(err)
+        raise InputError(f"cannot read checkpoint `{path}`: {why}") from None
 
 
 def _params_fitting(path: Path, arrays: dict[str, np.ndarray], params_like: dict) -> dict:

@@ -336,3 +336,29 @@ def test_check_reports_every_bad_train_setting(tmp_path):
     assert lines[0] == f"{spec}:3:5: error: unknown train setting `epoch`"
     assert lines[4] == f"{spec}:4:17: error: unknown optimizer `adma`"
     assert lines[-1] == "2 errors"
+
+
+def test_run_refuses_unreadable_or_empty_inputs_and_unwritable_outputs(tmp_path):
+    """Found by a second review: these were 'internal error' (exit 4)."""
+    args = ("-s", "width=2", "-s", "depth=1")
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros((0, 784), np.float32))
+    result = invoke("run", SPECS / "mlp.cat", "-i", empty, *args)
+    assert result.exit_code == 3
+    assert result.stderr == (f"error: `{empty}` holds no examples (shape (0, 784)); its first "
+                             "axis is the batch\n")
+    text = tmp_path / "text.npy"
+    text.write_text("not an array\n")
+    result = invoke("run", SPECS / "mlp.cat", "-i", text, *args)
+    assert result.exit_code == 3
+    assert result.stderr == f"error: cannot read `{text}` as a .npy array: it is not a .npy file\n"
+    result = invoke("run", SPECS / "mlp.cat", "-c", empty, *args)
+    assert result.exit_code == 3
+    assert result.stderr == (f"error: `{empty}` holds one array, not a checkpoint: give a run "
+                             "directory or its checkpoint.npz\n")
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    result = invoke("run", SPECS / "mlp.cat", "-o", blocker / "y.npy", *args)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: cannot write `{blocker / 'y.npy'}`: `{blocker}` is a "
+                             "file, not a directory\n")
