@@ -422,3 +422,13 @@ def test_resume_notices_an_edited_model_and_rewritten_data(tmp_path):
     assert str(err.value) == (f"the run in `{tmp_path / 'run'}` was made with other settings "
                               f"(the contents of data {tmp_path / 'data.npz'}); resume with the "
                               "same ones, or start a new run")
+
+
+def test_resume_compares_what_the_passes_run_not_their_spelling():
+    from catspec.runtime.train import _differences
+
+    base = {"model": "m", "passes": ""}
+    assert _differences(base, {**base, "passes": "O0"}) == []
+    assert _differences({**base, "passes": "O2"}, {
+        **base, "passes": "canonicalize+cse+dce,fold-constants,repeat-to-scan,dce"}) == []
+    assert _differences({**base, "passes": "O2"}, base) == ["passes O2 -> none"]
