@@ -102,11 +102,13 @@ def _debug_trace():
 
 
 def _is_override_error(err: SpecError) -> bool:
-    """An error located in a `-s name=value` override: the command line is wrong (exit 2)."""
+    """An error located in a `-s name=value` override, or about the `-m` model chosen: the
+    command line is wrong (exit 2)."""
     from .compiler.elaborate import OVERRIDE_FILE
 
     errors = err.errors if isinstance(err, SpecErrors) else [err]
-    return any(e.span is not None and e.span.file == OVERRIDE_FILE for e in errors)
+    return any((e.span is not None and e.span.file == OVERRIDE_FILE)
+               or getattr(e, "command_line", False) for e in errors)
 
 
 def out_of_memory_message(err: BaseException) -> str | None:

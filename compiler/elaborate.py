@@ -115,9 +115,11 @@ def pick_model(module: LoadedModule, name: str | None) -> A.Model:
     for m in models:
         if m.name == name:
             return m
-    raise SpecError(f"no model named `{name}`", None,
+    err = SpecError(f"no model named `{name}`", None,
                     did_you_mean(name, [m.name for m in models]) or
                     f"models here: {', '.join(m.name for m in models) or 'none'}")
+    err.command_line = True  # the choice (`-m`) is wrong, not the spec: the CLI exits 2
+    raise err
 
 
 OVERRIDE_FILE = "<-s>"

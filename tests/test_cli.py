@@ -191,7 +191,7 @@ def test_model_name_differing_in_case_gets_a_did_you_mean(tmp_path):
     spec.write_text("model a : Tensor[4] -> Tensor[4] = dense(4)\n"
                     "model mlp2 : Tensor[4] -> Tensor[4] = dense(4)\n")
     result = invoke("show", spec, "-m", "A")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the command line is wrong, not the spec
     assert result.stderr == "error: no model named `A`\nhint: did you mean `a`?\n"
     result = invoke("show", spec, "-m", "MLP")
     assert result.stderr == "error: no model named `MLP`\nhint: did you mean `mlp2`?\n"
