@@ -53,6 +53,9 @@ def repeat_tag(node: Node) -> str:
     return "^" + "/".join(f"{r}.{c}" for r, c in rep) if rep else ""
 
 
+ALIGN_LIMIT = 120
+
+
 def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> str:
     """The text form of ``graph`` (regions are printed nested, indented)."""
     names = {} if names is None else names
@@ -84,7 +87,10 @@ def print_graph(graph: Graph, indent: str = "", names: dict | None = None) -> st
             counter[0] = len(names)  # the region numbered its values from the shared table
             body.append((region, None))
     # The comment names the instance and its source location, so the text parses back.
-    width = max((len(t) for t, c in body if c is not None and any(c)), default=0)
+    # Comments line up after the ops, except after lines longer than ALIGN_LIMIT (a
+    # `ctl.scan` with its stacked slots): those would push every comment far right.
+    width = max((len(t) for t, c in body if c is not None and any(c) and len(t) <= ALIGN_LIMIT),
+                default=0)
     name_width = max((len(c[0]) for t, c in body if c is not None and c[1]), default=0)
     loc_width = max((len(c[1]) for t, c in body if c is not None and c[2]), default=0)
     for text, c in body:
