@@ -154,7 +154,12 @@ def bind_model_params(model: A.Model, env: Env, ev: Evaluator, overrides: dict) 
             try:
                 value = parse_override(raw, p.type) if isinstance(raw, str) else raw
             except SpecError as err:
-                raise SpecError(err.message, span, err.hint) from None
+                where = span
+                if err.span is not None and err.span.line == 1:  # a parse error in the value
+                    shift = len(p.name) + 1
+                    where = Span(OVERRIDE_FILE, 1, err.span.col + shift, 1,
+                                 err.span.end_col + shift)
+                raise SpecError(err.message, where, err.hint) from None
             what = f"override `-s {p.name}=…`"
         elif p.default is not None:
             value = ev.eval(p.default, env.child(**values))

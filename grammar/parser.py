@@ -63,6 +63,8 @@ def _describe_expected(expected: set[str]) -> str:
             continue
         names.append(f"`{pattern.value}`" if pattern.type == "str" else term.lower())
     names = sorted(set(names))
+    if not names:  # e.g. text after a complete expression (`0x10` is `0` then `x10`)
+        return "the expression already ended before this; remove it"
     if len(names) > 6:
         return "expected " + ", ".join(names[:6]) + ", …"
     return "expected " + ", ".join(names)

@@ -362,3 +362,11 @@ def test_run_refuses_unreadable_or_empty_inputs_and_unwritable_outputs(tmp_path)
     assert result.exit_code == 2
     assert result.stderr == (f"error: cannot write `{blocker / 'y.npy'}`: `{blocker}` is a "
                              "file, not a directory\n")
+
+
+def test_a_parse_error_in_an_override_points_into_the_value():
+    result = invoke("check", SPECS / "mlp.cat", "-s", "width=0x10")
+    assert result.exit_code == 2
+    assert result.stderr == ("<-s>:1:8: error: unexpected `x10`\n    width=0x10\n           ^^^\n"
+                             "hint: the expression already ended before this; remove it\n"
+                             "1 error\n")
