@@ -109,7 +109,9 @@ def _sum(xs: list):
 
 
 def _rows(stack, k: int) -> list:
-    return [stack[i] for i in range(k)]
+    # One split, whose gradient is one concatenation; `stack[i]` k times would give k
+    # gradients padded to the whole stack and added (k² memory traffic).
+    return [jnp.squeeze(r, 0) for r in jnp.split(stack, k)]
 
 
 # Per-instance weight size above which, on CPU, batched dense layers are computed one GEMM
@@ -140,7 +142,9 @@ def _dense_batched(ins, p, k, shared, reduce, axis, rank):
     if (not shared or reduce is None) and d * o > CPU_UNBATCHED_WEIGHT and \
             jax.default_backend() == "cpu":
         xs = [ins[0]] * k if shared else ins
-        ys = [x @ w[i] + (0 if b is None else b[i]) for i, x in enumerate(xs)]
+        ws = _rows(w, k)
+        bs = [0] * k if b is None else _rows(b, k)
+        ys = [x @ wi + bi for x, wi, bi in zip(xs, ws, bs)]
         if reduce == "sum":
             return [_sum(ys)]
         return [jnp.concatenate(ys, axis=axis)] if reduce == "concat" else ys
