@@ -69,8 +69,9 @@ def register_pass(cls: type[Pass] | None = None, *, replace: bool = False):
 # Default pipelines. O1 cleans up structure; O2 adds the structural optimisations
 # that change the parameter layout (stacked slots, recorded in ``table.layout``);
 # ``inference`` also fuses affine chains, which only pays off when weights are fixed.
-# ``batch-parallel`` is not in O2: 8 summed MLP experts at d = 64 trained 0.90x as fast
-# with it on CPU (docs/BENCHMARKS.md); it stays available by name.
+# ``batch-parallel`` is not in O2: on CPU, MLP experts and heads of width >= 64 train within
+# a few percent of the unbatched graph, either side (docs/BENCHMARKS.md), and it re-lays
+# out the parameters; it stays available by name.
 # ``inference`` scans before it fuses: fused weights are derived slots, which would stop
 # the copies of a block from being stacked (fuse-dense works inside the scanned body).
 _CLEANUP = "canonicalize+cse+dce"
