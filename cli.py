@@ -79,7 +79,7 @@ def guarded(fn):
             raise typer.Exit(0) from None
         except SpecError as err:  # its text starts with the location and `error:`
             _debug_trace()
-            _fail(str(err), EXIT_USAGE if _is_override_error(err) else EXIT_SPEC)
+            _fail(str(err), EXIT_USAGE if _is_command_line_error(err) else EXIT_SPEC)
         except CatspecError as err:
             _debug_trace()
             _fail(f"error: {err}", EXIT_SPEC)
@@ -101,7 +101,7 @@ def _debug_trace():
         traceback.print_exc()
 
 
-def _is_override_error(err: SpecError) -> bool:
+def _is_command_line_error(err: SpecError) -> bool:
     """An error located in a `-s name=value` override, or about the `-m` model chosen: the
     command line is wrong (exit 2)."""
     from .compiler.elaborate import OVERRIDE_FILE
@@ -240,7 +240,7 @@ def check(
         n = len(errors)
         typer.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
         # a wrong `-s` override is a command-line mistake, as in every other command
-        usage = any(_is_override_error(err) for _, err in errors)
+        usage = any(_is_command_line_error(err) for _, err in errors)
         raise typer.Exit(EXIT_USAGE if usage else EXIT_SPEC)
 
 
@@ -657,7 +657,7 @@ def _check_dump_after(dump_after: str | None, pipeline: str) -> None:
     if dump_after is None or dump_after == "all":
         return
     from .compiler.passes import expand
-    from .compiler.passes.manager import _check_dump_after as check_dump_after
+    from .compiler.passes.manager import check_dump_after
     from .errors import PassError
 
     try:

@@ -658,14 +658,9 @@ class Rewriter:
             if own_params and len(readers) == 1 and table[path].is_root:
                 self._set(table[path], "shape", spec.shape)
                 continue
-            # Say why the slot cannot simply be resized with the node.
-            why = ("" if not own_params else
-                   f": it is derived ({table[path].derive.kind}) from "
-                   f"{', '.join('@' + q for q in table[path].derive.inputs.values())}, which "
-                   "an edit does not resize" if not table[path].is_root else
-                   f": {len(readers)} nodes read it (tied)" if len(readers) > 1 else "")
             raise IRVerifyError(f"{_where(node)}: @{path} has shape {table[path].shape}, "
-                                f"`{pname}` needs {spec.shape}{why}")
+                                f"`{pname}` needs {spec.shape}"
+                                + (_why_not_resized(table[path], readers) if own_params else ""))
         if set(specs) != set(node.params):
             new = {k: v for k, v in node.params.items() if k in specs}
             for pname in specs:
@@ -688,6 +683,16 @@ class Rewriter:
             self._set(node, "params", new)
             self._collect(released)
         return out_types
+
+
+def _why_not_resized(slot: ParamSlot, readers: list) -> str:
+    """Why an edited node's slot cannot simply take its new shape."""
+    if not slot.is_root:
+        sources = ", ".join("@" + q for q in slot.derive.inputs.values())
+        return f": it is derived ({slot.derive.kind}) from {sources}, which an edit does not resize"
+    if len(readers) > 1:
+        return f": {len(readers)} nodes read it (tied)"
+    return ""
 
 
 def _reinsert(slots: dict, order: list[str], path: str, slot: ParamSlot) -> None:

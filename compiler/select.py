@@ -84,7 +84,8 @@ def check_attr_names(graph: Graph, op: str | None, attrs: dict) -> None:
 
     known = {a.name for name, d in OPS.items() if op is None or op_matches(name, op)
              for a in d.args}
-    known |= {k for n in select(graph, op=op, recursive=True) for k in n.attrs}
+    if any(key not in known for key in attrs):  # control ops' attributes: ask the nodes
+        known |= {k for n in select(graph, op=op, recursive=True) for k in n.attrs}
     for key in attrs:
         if key not in known:
             hint = did_you_mean(key, sorted(known))

@@ -135,7 +135,7 @@ def _dense_batched(ins, p, k, shared, reduce, axis, rank):
     share their input and are summed or concatenated: a GEMM that large is
     compute-bound there, and the block, batched and wide forms of the other
     arrangements measured 0.8–0.9× as fast (docs/BENCHMARKS.md, MLP experts), while a
-    shared sum or concat measured as fast as separate GEMMs or faster at every size.
+    shared sum or concat measured within a few percent of separate GEMMs or faster.
     """
     w, b = p["w"], p.get("b")
     _, d, o = w.shape

@@ -131,7 +131,8 @@ def _reduction(graph: Graph, reader: Node, members: list[Node]):
         return None
     ins = graph.inputs_of(reader.id)
     wanted = [(m.id, 0) for m in members]
-    positions = [i for i, w in enumerate(ins) if w in set(wanted)]
+    mine = set(wanted)
+    positions = [i for i, w in enumerate(ins) if w in mine]
     if len(positions) != len(members):
         return None
     if reader.op == "struct.add":

@@ -130,7 +130,7 @@ def expand(passes: str | list[str]) -> list[str]:
     return out
 
 
-def _check_dump_after(name: str, entries: list[str]) -> None:
+def check_dump_after(name: str, entries: list[str]) -> None:
     """A dump that would never happen is a mistake worth saying (a typo, or a pass that is
     not in the pipeline), not silence."""
     from ...errors import did_you_mean
@@ -177,7 +177,7 @@ def run_passes(
     if dump_after == "all" and not entries:
         raise PassError("cannot dump after every pass: no passes run")
     if dump_after is not None and dump_after != "all":
-        _check_dump_after(dump_after, entries)
+        check_dump_after(dump_after, entries)
     g = graph if in_place else copy_graph(graph)
     layout_of(g.params)  # snapshot the parameter table as written, before any edit
     if dump is None:

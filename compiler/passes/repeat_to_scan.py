@@ -61,18 +61,15 @@ def stack_dir(graph: Graph, families: list[list[str]], base: str) -> str:
         k += 1
 
 
-def slot_family_ok(graph: Graph, paths: list[str], owners: list[int],
-                   readers: dict[str, set[int]], derived_from: set[str],
-                   check_readers: bool = True) -> bool:
-    """Distinct root slots of one shape/init, each read by its own node only (the caller
-    checks who reads them when ``check_readers`` is false)."""
+def _root_family(graph: Graph, paths: list[str], derived_from: set[str]) -> bool:
+    """Distinct root slots of one shape, dtype, initializer and trainability that no
+    derivation reads (who reads them is the caller's check)."""
     if len(set(paths)) != len(paths):
         return False
     first = graph.params[paths[0]]
-    for path, owner in zip(paths, owners):
+    for path in paths:
         s = graph.params[path]
         if (s.derive is not None or path in derived_from
-                or (check_readers and readers.get(path) != {owner})
                 or (s.shape, s.dtype, s.init, s.init_args, s.trainable)
                 != (first.shape, first.dtype, first.init, first.init_args, first.trainable)):
             return False
@@ -163,8 +160,7 @@ def _per_copy_family(graph: Graph, paths: list[str], copies: list[list[int]], me
             places = mine
         elif mine != places:
             return False
-    return slot_family_ok(graph, paths, [None] * len(paths), readers, derived_from,
-                          check_readers=False)
+    return _root_family(graph, paths, derived_from)
 
 
 def _convert(graph: Graph, copies: list[list[int]], level: int, readers, derived_from) -> bool:
