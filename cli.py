@@ -342,7 +342,7 @@ def run(
         def apply(*xs):
             return m(params, *xs)
     if inputs:
-        xs = [_load_array(p) for p in inputs]
+        xs = _add_channel_axes([_load_array(p) for p in inputs], m.input_types)
         _check_ids(graph, xs)
     else:
         dim_values = _free_sizes(m, dims, "random inputs")
@@ -477,21 +477,28 @@ def train(
     job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
                   passes=passes, before_data=before_data)
     name = job.meta["model"]
-    run_dir = chosen["dir"] if chosen["dir"] is not None else new_run_dir(name)
     res = eval_resolution if eval_resolution is not None else job.cfg.eval_resolution
     if res is not None:
         try:
             check_eval_resolution(job, res)
         except (InputError, SpecError) as err:
             _fail(err.render() if isinstance(err, SpecError) else f"error: {err}", EXIT_USAGE)
+    fresh = chosen["dir"] is None or not chosen["dir"].exists()
+    run_dir = chosen["dir"] if chosen["dir"] is not None else new_run_dir(name)
     typer.echo(f"model {name}: {job.model.param_count:,} parameters")
     typer.echo(f"data: {job.data.source}: {job.data.n_train} train / {job.data.n_test} test")
     typer.echo(f"run directory: {run_dir}")
     try:
         result = fit(job, run_dir, resume=resume, log=typer.echo, progress=progress)
     except KeyboardInterrupt:
+        if fresh and _remove_if_empty(run_dir):
+            _fail("interrupted before the first epoch finished; nothing was saved", 130)
         _fail(f"interrupted; the last finished epoch is saved. Continue with:\n"
               f"  {_resume_command(run_dir)}", 130)
+    except BaseException:
+        if fresh:
+            _remove_if_empty(run_dir)  # a run that failed before its first epoch leaves nothing
+        raise
     summary = finish(job, result, res)
     grid = "x".join(str(s) for s in job.data.y_test.shape[1:-1]) if \
         job.model.output_types[0].field else ""
@@ -666,6 +673,15 @@ def _check_dump_after(dump_after: str | None, pipeline: str) -> None:
         _fail(f"error: {err}", EXIT_USAGE)
 
 
+def _remove_if_empty(run_dir: Path) -> bool:
+    """Remove a run directory this command created if nothing was written into it."""
+    try:
+        run_dir.rmdir()  # fails unless empty
+        return True
+    except OSError:
+        return False
+
+
 def _resume_command(run_dir: Path) -> str:
     """This very command line, with `--resume --run-dir D` (and without a previous
     --run-dir/--resume), so the resumed run has the same data, passes and settings."""
@@ -702,6 +718,18 @@ def _check_ids(graph, xs) -> None:
                     f"input {i} holds ids from {a.min()} to {a.max()}, but `{node.name}` has a "
                     f"vocabulary of {vocab} (ids 0..{vocab - 1})\nhint: map the ids into "
                     "range, or raise the vocabulary size (-s …)")
+
+
+def _add_channel_axes(xs: list, types: list) -> list:
+    """A batch that leaves out a channel axis of size 1 gets one, as `train` does with data."""
+    out = []
+    for i, (a, t) in enumerate(zip(xs, types)):
+        if a.ndim == t.rank and t.rank > 0 and t.shape[-1] == 1:
+            typer.echo(f"note: input {i} has shape {a.shape}, without the channel axis of size "
+                       f"1 of {t}; added it", err=True)
+            a = a[..., None]
+        out.append(a)
+    return out
 
 
 def _load_array(path: Path):

@@ -142,7 +142,21 @@ def test_run_with_wrong_input_shape(tmp_path):
     assert result.exit_code == 3
     assert result.stderr == (
         "error: input 0 of `mlp` should be a batch of f32[784], got shape (2, 100)\n"
+        "hint: axis 1 has size 100 where the type wants 784; the spec fixes that size (a model "
+        "parameter may set it: `-s name=value` at the CLI, keywords in catspec.load)\n"
     )
+
+
+def test_run_adds_a_missing_channel_axis_of_size_one_as_train_does(tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((2, 16), np.float32))
+    result = invoke("run", SPECS / "fno1d_burgers.cat", "--input", x, "-s", "width=4",
+                    "-s", "depth=1", "-s", "modes=2")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ("note: input 0 has shape (2, 16), without the channel axis of size "
+                             "1 of f32{x:N,c:1}; added it\n")
+    assert "input 0: shape (2, 16, 1) float32" in result.stdout
+    assert "output 0: shape (2, 16, 1) float32" in result.stdout
 
 
 def test_unknown_command_is_usage_error():

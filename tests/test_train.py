@@ -401,6 +401,27 @@ def test_cli_refuses_eval_resolution_it_cannot_do_before_training(tmp_path):
                                                 "directory\n"
 
 
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, MemoryError])
+def test_a_run_that_fails_before_its_first_epoch_leaves_no_directory(tmp_path, monkeypatch,
+                                                                    failure):
+    spec = write_spec(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise failure()
+
+    monkeypatch.setattr(Trainer, "run_epoch", fail)
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["train", str(spec), "--no-progress"])
+    assert not list((tmp_path / "runs").iterdir())  # runs/tiny-<time> was removed again
+    given = runner.invoke(app, ["train", str(spec), "--no-progress", "--run-dir", "mine"])
+    assert not (tmp_path / "mine").exists()
+    if failure is KeyboardInterrupt:
+        assert res.exit_code == given.exit_code == 130
+        assert res.stderr == "interrupted before the first epoch finished; nothing was saved\n"
+    else:
+        assert res.exit_code == given.exit_code == 3  # out of memory is an input error
+
+
 def test_new_run_dirs_never_collide(tmp_path):
     a, b = new_run_dir("m", tmp_path), new_run_dir("m", tmp_path)
     assert a != b and a.is_dir() and b.is_dir()

@@ -133,11 +133,16 @@ class Model:
                 batch = shape[0]
             elif shape[0] != batch:
                 raise InputError(f"inputs disagree on the batch size: {batch} and {shape[0]}")
-            for size, actual in zip(t.shape, shape[1:]):
+            for axis, (size, actual) in enumerate(zip(t.shape, shape[1:]), start=1):
                 if not bind(size, actual, env):
+                    fixed = isinstance(size, int)
                     raise InputError(
                         f"input {i} of `{self.graph.name}` should be a batch of {t}, got "
                         f"shape {shape}" + (f" (with {_fmt_env(env)})" if env else "")
+                        + f"\nhint: axis {axis} has size {actual} where the type wants {size}"
+                        + ("; the spec fixes that size (a model parameter may set it: "
+                           "`-s name=value` at the CLI, keywords in catspec.load)"
+                           if fixed else "")
                     )
         for i, (x, t) in enumerate(zip(inputs, self.input_types)):
             for size, actual in zip(t.shape, jnp.shape(x)[1:]):
