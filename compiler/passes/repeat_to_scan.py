@@ -195,7 +195,8 @@ def _convert(graph: Graph, copies: list[list[int]], level: int, readers, derived
             slots[path] = slot
         table.slots = slots
     # The region: copy 0, reading the carry from its inputs.
-    region = Graph(f"{graph.name}/scan", params=table)
+    name = base or stack_dir(graph, [[first[0].name]], "scan")
+    region = Graph(name, params=table)  # named after its node, as fold and map regions are
     kidx = {out: k for k, out in enumerate(carry)}
     region_in = [region.add_input(graph.type_of(init[out]), f"c{k}") for k, out in
                  enumerate(carry)]
@@ -211,7 +212,6 @@ def _convert(graph: Graph, copies: list[list[int]], level: int, readers, derived
                                params=dict(ref.params), name=ref.name, span=ref.span, meta=meta)
         new_id[j] = node.id
     region.set_outputs([(new_id[j], q) for j, q in carry])
-    name = base or stack_dir(graph, [[first[0].name]], "scan")
     outer = first[0].meta.get("repeat", ())[:level]
     scan = graph.add_node("ctl.scan", [init[out] for out in carry],
                           tuple(graph.type_of(init[out]) for out in carry),
