@@ -2,8 +2,8 @@
 
     PYTHONPATH=… python bench/bench_passes.py [--repeats 20] [--quick]
 
-1. XLA compile time (``jit(...).lower(...).compile()``) and train-step time of a
-   residual MLP of 16/64/128 blocks, unrolled (``-O1``) vs ``repeat-to-scan`` (``-O2``);
+1. XLA compile time (``jit(...).lower(...).compile()``) of the train step and of the
+   forward pass, and train-step time, of a residual MLP of 16/64/128 blocks, unrolled (``-O1``) vs ``repeat-to-scan`` (``-O2``);
    the same for a 32-layer FNO (``specs/fno1d_burgers.cat``, ``depth=32``).
    Beside them, the same residual MLP hand-written in JAX (unrolled loop vs ``lax.scan``),
    in two algebraically equal forms of the block, ``x + (relu(x W1 + b1) W2 + b2)`` (the
@@ -85,14 +85,20 @@ def _step(model: Model, lr: float = 1e-3):
     return step
 
 
-def compile_seconds(model: Model, params, x, repeats: int) -> float:
-    # A different learning rate each time makes a different program, so JAX's in-memory
+def _forward(model: Model, scale: float):
+    return lambda p, x: model.apply_unjitted(p, x) * scale
+
+
+def compile_seconds(model: Model, params, x, repeats: int, train: bool = True) -> float:
+    """XLA compile time of the train step (or, ``train=False``, of the forward pass)."""
+    # A different constant each time makes a different program, so JAX's in-memory
     # compilation cache cannot answer (it would, for an identical one).
     out = []
     for i in range(repeats):
-        step = _step(model, 1e-3 * (1 + 1e-6 * (i + 1) * (1 + time.perf_counter() % 1)))
+        c = 1 + 1e-6 * (i + 1) * (1 + time.perf_counter() % 1)
+        fn = _step(model, 1e-3 * c) if train else _forward(model, c)
         t = time.perf_counter()
-        jax.jit(step).lower(params, x).compile()
+        jax.jit(fn).lower(params, x).compile()
         out.append(time.perf_counter() - t)
     return statistics.median(out)
 
@@ -160,9 +166,12 @@ def bench_scan(graph, label: str, x, compile_repeats: int, repeats: int) -> None
     p1 = scanned.params.layout.to_optimized(scanned.params, p0)
     c0 = compile_seconds(m0, p0, x, compile_repeats)
     c1 = compile_seconds(m1, p1, x, compile_repeats)
+    f0 = compile_seconds(m0, p0, x, compile_repeats, train=False)
+    f1 = compile_seconds(m1, p1, x, compile_repeats, train=False)
     s0, s1 = step_ratio([m0, m1], [p0, p1], x, repeats)
     print(f"{label:<22} {c0:>9.3f} {c1:>9.3f} {c0 / c1:>7.1f}x   {s0 * 1e3:>8.3f} "
-          f"{s1 * 1e3:>8.3f} {s1 / s0:>6.2f}", flush=True)
+          f"{s1 * 1e3:>8.3f} {s1 / s0:>6.2f}   {f0:>8.3f} {f1:>8.3f} {f0 / f1:>6.1f}x",
+          flush=True)
 
 
 def main() -> None:
@@ -173,9 +182,10 @@ def main() -> None:
     a = ap.parse_args()
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}")
 
-    print("\n## repeat-to-scan: train-step compile (s) and step time (ms), batch 64")
+    print("\n## repeat-to-scan: train-step compile (s), step time (ms) and forward compile (s), "
+          "batch 64")
     print(f"{'model':<22} {'unrolled':>9} {'scan':>9} {'speedup':>8}   {'unrolled':>8} "
-          f"{'scan':>8} {'ratio':>6}")
+          f"{'scan':>8} {'ratio':>6}   {'fwd unr':>8} {'fwd scan':>8} {'speedup':>7}")
     x = jax.random.normal(jax.random.key(0), (64, 64))
     for depth in ([16, 64] if a.quick else [16, 64, 128]):
         graph = catspec.load(RMLP, depth=depth)
