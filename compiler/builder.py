@@ -29,6 +29,7 @@ class Builder:
         self._repeat: list[tuple[int, int]] = []
         self._next_repeat = 0
         self._reparams: list[ReparamSpec] = []
+        self._reparam_uses: list[list[int]] = []
         self.instances: dict[str, list[str]] = {}  # instance path -> its slot paths
 
     # -- naming -----------------------------------------------------------------
@@ -52,11 +53,15 @@ class Builder:
 
     @contextmanager
     def reparam(self, spec: ReparamSpec):
+        """Apply ``spec`` to every parameterised op emitted inside; yields a one-item list
+        counting those ops (a clause that reaches none is an error of the spec)."""
         self._reparams.append(spec)
+        self._reparam_uses.append([0])
         try:
-            yield
+            yield self._reparam_uses[-1]
         finally:
             self._reparams.pop()
+            self._reparam_uses.pop()
 
     # -- repetition ---------------------------------------------------------------
     def emit_repeat(self, rep: RepeatM, ins: list[Wire]) -> list[Wire]:
@@ -176,6 +181,8 @@ class Builder:
                 )
             slots[pname] = path
         if slots and self._reparams:
+            for uses in self._reparam_uses:
+                uses[0] += 1
             slots = apply_reparams(graph.params, op, instance, slots, self._reparams,
                                    self.instances, span, reuse=bool(self._reuse_params))
         if slots:

@@ -182,12 +182,25 @@ class Graph:
 
     def type_of(self, wire: Wire) -> TensorType:
         node_id, port = wire
-        return self.node(node_id).out_types[port]
+        node = self.node(node_id)
+        try:
+            return node.out_types[port]
+        except (IndexError, TypeError):
+            raise self._no_port(node, port) from None
+
+    def _no_port(self, node: Node, port) -> Exception:
+        from ..errors import IRVerifyError
+
+        n = len(node.out_types)
+        return IRVerifyError(f"node {node.id} (`{node.name}`) of graph `{self.name}` has no "
+                             f"output {port!r}; it has {n} output{'s' if n != 1 else ''}")
 
     def inputs_of(self, node_id: int | Node) -> list[Wire]:
         """The wires feeding node ``node_id`` (an id or a ``Node``), in port order."""
         if isinstance(node_id, Node):
             node_id = node_id.id
+        if node_id not in self.g:
+            self.node(node_id)  # raises the error naming the graph
         edges = sorted(self.g.in_edges(node_id, data=True), key=lambda e: e[2]["dst_port"])
         return [(src, data["src_port"]) for src, _, data in edges]
 
@@ -195,6 +208,8 @@ class Graph:
         """``(node, port)`` pairs that read ``wire`` (``(node_id, port)``; a ``Node`` means
         its output 0)."""
         src, port = (wire.id, 0) if isinstance(wire, Node) else wire
+        if src not in self.g:
+            self.node(src)  # raises the error naming the graph
         return [
             (dst, data["dst_port"])
             for _, dst, data in self.g.out_edges(src, data=True)

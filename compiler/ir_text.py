@@ -14,7 +14,7 @@ graph that prints identically and computes the same function: value names
 become wires, the comment gives the instance name and source location, the
 optional ``parameters:`` section gives each slot's shape, initializer,
 trainability and derivation (without it, slots come from the ops' parameter
-rules); a trailing ``^r.c`` in the comment is the node's repetition tag (``meta["repeat"]``,
+rules: default initializer, trained); a trailing ``^r.c`` in the comment is the node's repetition tag (``meta["repeat"]``,
 what ``repeat-to-scan`` reads). Input names are not in the text; JSON keeps everything.
 """
 
@@ -362,11 +362,8 @@ class _Parser:
                               name=name, span=span, meta=meta)
         from .serialize import read_attributes  # serialize imports this module
 
-        # checked and completed with the op's defaults before anything reads them; the node
-        # is named as in JSON, with its line standing in for a missing name or location
-        where = (name or (outs[0][0] if outs else f"node {node.id}")) + \
-            f" ({span or f'IR text line {t.lineno}'})"
-        read_attributes(node, where)
+        # checked and completed with the op's defaults before anything reads them
+        read_attributes(node, f"IR text line {t.lineno}")
         for k, (value, _) in enumerate(outs):
             self._define(t, value, graph, (node.id, k))
         self.pending.append((graph, node, params))

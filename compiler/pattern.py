@@ -168,14 +168,23 @@ def compile_pattern(pattern) -> list[OpPattern] | PatternGraph:
             attrs.update({k: _literal(v) for k, v in kwargs.items()})
             out.append(OpPattern(op, attrs))
         return out
+    shapes = ("a pattern is a spec string (\"dense >> relu\"), a PatternGraph, or a list "
+              "of ops: OpPattern, op names or (op, attrs) pairs")
+    if not isinstance(pattern, (list, tuple)):
+        raise IRVerifyError(f"{shapes}; got {pattern!r}")
+    if not pattern:
+        raise IRVerifyError(f"{shapes}; got an empty list")
     out = []
     for p in pattern:
         if isinstance(p, OpPattern):
             out.append(p)
         elif isinstance(p, str):
             out.append(OpPattern(p))
-        else:
+        elif isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str) and \
+                isinstance(p[1], dict):
             out.append(OpPattern(p[0], dict(p[1])))
+        else:
+            raise IRVerifyError(f"{shapes}; got {p!r} in the list")
     for p in out:
         check_op_pattern(p.op)
         if p.op in OPS or p.op in SURFACE:

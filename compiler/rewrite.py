@@ -49,9 +49,18 @@ def _region_owner(graph: Graph, node: Node) -> Node | None:
 
 def resolve_op(op: str) -> OpDef:
     """An op by IR name (``nn.dense``) or surface name (``dense``)."""
+    if not isinstance(op, str):
+        raise IRVerifyError(f"an op is named by a string like \"dense\" or \"nn.dense\", got "
+                            f"{op!r}")
     found = OPS.get(op) or SURFACE.get(op)
     if found is None:
         from ..errors import did_you_mean
+        from .select import not_an_op
+
+        not_an_op(op)
+        if op == "_":
+            raise IRVerifyError("`_` matches any op in a pattern; a replacement names the ops "
+                                "it builds")
 
         hint = did_you_mean(op, list(SURFACE) + list(OPS))
         raise IRVerifyError(f"unknown op `{op}`" + (f" ({hint})" if hint else ""))
@@ -62,6 +71,9 @@ def bind_attrs(op: OpDef, attrs: dict[str, Any] | None, base: dict | None = None
     """Attributes in declaration order with defaults filled in (``base`` gives earlier values)."""
     from .evaluate import bind_args
 
+    if attrs is not None and not isinstance(attrs, dict):
+        raise IRVerifyError(f"attributes of `{op.surface}` are a dict of name -> value, got "
+                            f"{attrs!r}")
     given = dict(base or {})
     given.update(attrs or {})
     # The spec checker wants lists where the IR keeps tuples.
@@ -106,18 +118,28 @@ class Rewriter:
         self._state = state
         self._undo = state.undo
         self.log: list[str] = []  # one line per successful edit, for debugging and tests
+        self._log_marks: list[int] = []
 
     # -- context manager -------------------------------------------------------
     def __enter__(self) -> Rewriter:
         self._state.marks.append(len(self._undo))
+        self._log_marks.append(len(self.log))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         mark = self._state.marks.pop()
+        edits = self.log[self._log_marks.pop():]
         try:
             if exc_type is None:
                 try:
                     self.graph.verify()
+                except IRVerifyError as err:
+                    self._rollback(mark)
+                    # Each edit was checked where it was made; what fails now is the graph
+                    # around it (a region's new type breaking its fold): name the edits.
+                    if not edits:
+                        raise
+                    raise IRVerifyError(f"cannot {'; '.join(edits)}: {err}") from None
                 except BaseException:
                     self._rollback(mark)
                     raise
@@ -169,6 +191,8 @@ class Rewriter:
     def wire(self, ref: WireRef) -> Wire:
         """A wire: ``(node, port)`` or a node (its output 0)."""
         if isinstance(ref, tuple):
+            if len(ref) != 2:
+                raise IRVerifyError(f"a wire is a node or a (node, port) pair, got {ref!r}")
             node, port = ref
             node = self.node(node)
             if not isinstance(port, int) or isinstance(port, bool):
@@ -208,7 +232,7 @@ class Rewriter:
             return
         from .verify import NAME
 
-        if not NAME.match(name):
+        if not isinstance(name, str) or not NAME.match(name):
             raise IRVerifyError(f"instance name `{name}` is not a path of identifiers like "
                                 "`block_0/dense_1`")
         for n in self.graph.nodes():
@@ -357,11 +381,11 @@ class Rewriter:
         shown = ", ".join(f"{k}={v!r}" for k, v in attrs.items())
         return self._atomic(f"set {shown} on {node.name or node.id}", run)
 
-    def tie(self, ref: NodeRef, to: NodeRef, params: list[str] | None = None) -> None:
+    def tie(self, ref: NodeRef, to: NodeRef, params: list[str] | str | None = None) -> None:
         """Make ``ref`` read ``to``'s parameter slots (all shared names, or ``params``)."""
         node, other = self.node(ref), self.node(to)
-        names = list(params) if params is not None else [p for p in node.params
-                                                         if p in other.params]
+        names = _names(params) if params is not None else [p for p in node.params
+                                                           if p in other.params]
         if not names:
             raise IRVerifyError(f"cannot tie {_where(node)} to {_where(other)}: "
                                 f"they have no parameter in common")
@@ -379,17 +403,21 @@ class Rewriter:
                         f"{mine.shape} here and {theirs.shape} there")
                 new[p] = other.params[p]
             released = [node.params[p] for p in names]
+            _refuse_releasing_views(self.graph.params, node, released)
             self._set(node, "params", new)
             self._collect(released)
 
         self._atomic(f"tie {node.name} to {other.name}", run)
 
-    def freeze(self, ref: NodeRef | str, params: list[str] | None = None,
+    def freeze(self, ref: NodeRef | str, params: list[str] | str | None = None,
                trainable: bool = False) -> list[str]:
         """Stop training a node's parameters (or one slot path: ``"dense_0/w"``).
 
-        Derived slots freeze their roots. Returns the root paths changed.
+        Derived slots freeze their roots; a control node (fold, map, scan) freezes its own
+        slots and every slot its region reads. Returns the root paths changed.
         """
+        if not isinstance(trainable, bool):
+            raise IRVerifyError(f"`trainable` is True or False, got {trainable!r}")
         table = self.graph.params
         if isinstance(ref, str) and ref.removeprefix("@") in table:
             paths = [ref.removeprefix("@")]
@@ -410,11 +438,12 @@ class Rewriter:
                                         f"`{self.graph.name}`"
                                         + (f"; {hint}" if hint else "")) from None
                 raise
-            if params is None and not node.params and node.region is not None:
-                # a control node (fold, map, scan): every slot its region reads
-                paths = sorted(node.region.slots_used())
+            if params is None and node.region is not None:
+                # a control node (fold, map, scan): its own slots (a fold's learned initial
+                # state) and every slot its region reads
+                paths = [*node.params.values(), *sorted(node.region.slots_used())]
             else:
-                names = list(params) if params is not None else list(node.params)
+                names = _names(params) if params is not None else list(node.params)
                 for p in names:
                     if p not in node.params:
                         raise IRVerifyError(f"{_where(node)} has no parameter `{p}`")
@@ -500,7 +529,7 @@ class Rewriter:
         self._undo.append(undo)
         if node.name:
             self._state.retired.add(node.name)
-        self._collect(list(node.params.values()))
+        self._collect(_slots_read(node))
 
     def _collect(self, paths: list[str]) -> None:
         """Drop the given slots (and what they derive from) once no node reads them."""
@@ -673,16 +702,42 @@ class Rewriter:
                                              dict(spec.init_args)))
                     new[pname] = path
             released = [v for k, v in node.params.items() if k not in specs]
-            for path in released:
-                derive = table[path].derive
-                if derive is not None and derive.kind == "scan_slice":
-                    raise IRVerifyError(
-                        f"{_where(node)}: @{path} is a per-iteration view of the stacked "
-                        f"@{derive.inputs['stack']}, which an edit does not remove; edit the "
-                        "graph before `repeat-to-scan`")
+            _refuse_releasing_views(table, node, released)
             self._set(node, "params", new)
             self._collect(released)
         return out_types
+
+
+def _refuse_releasing_views(table, node: Node, paths: list[str]) -> None:
+    """A scanned body's per-iteration views stay while their stack does: an edit that
+    would stop reading one is refused."""
+    for path in paths:
+        derive = table[path].derive
+        if derive is not None and derive.kind == "scan_slice":
+            raise IRVerifyError(
+                f"{_where(node)}: @{path} is a per-iteration view of the stacked "
+                f"@{derive.inputs['stack']}, which an edit does not remove; edit the "
+                "graph before `repeat-to-scan`")
+
+
+def _names(params: list[str] | str) -> list[str]:
+    """Parameter names given to tie/freeze: a list, or one name as a string."""
+    if isinstance(params, str):
+        return [params]
+    names = list(params)
+    bad = [p for p in names if not isinstance(p, str)]
+    if bad:
+        raise IRVerifyError(f"parameter names are strings (like \"w\"), got {bad[0]!r}")
+    return names
+
+
+def _slots_read(node: Node) -> list[str]:
+    """The slot paths ``node`` reads, with those of the nodes in its region (recursively)."""
+    paths = list(node.params.values())
+    if node.region is not None:
+        for inner in node.region.nodes():
+            paths.extend(_slots_read(inner))
+    return paths
 
 
 def _why_not_resized(slot: ParamSlot, readers: list) -> str:

@@ -28,6 +28,22 @@ def op_matches(op: str, pattern: str) -> bool:
     return fnmatchcase(op, pattern) or fnmatchcase(op.split(".", 1)[-1], pattern)
 
 
+# Spec combinators that are not ops: what a user who writes one in a pattern means.
+_COMBINATORS = {
+    "fold": "the node it becomes has op `ctl.fold`; its cell is that node's region",
+    "map": "the node it becomes has op `ctl.map`; its body is that node's region",
+    "scan": "the node repeat-to-scan makes has op `ctl.scan`; its body is that node's region",
+    "tie": "it makes layers share parameter slots; match the ops themselves (and compare "
+           "node.params), or tie with Rewriter.tie",
+}
+
+
+def not_an_op(name: str) -> None:
+    """Refuse a spec combinator where an op is expected, saying what it elaborates to."""
+    if name in _COMBINATORS:
+        raise IRVerifyError(f"`{name}` is a spec combinator, not an op: {_COMBINATORS[name]}")
+
+
 def check_op_pattern(pattern: str) -> None:
     """Refuse an op name or glob that no op can match: a typo should not read as "no such
     nodes here"."""
@@ -40,6 +56,7 @@ def check_op_pattern(pattern: str) -> None:
     known = [*OPS, *VERIFIERS, "io.input", "io.output"]
     if any(op_matches(op, pattern) for op in known):
         return
+    not_an_op(pattern)
     short = sorted({op.split(".", 1)[-1] for op in known})
     hint = did_you_mean(pattern, short + known)
     raise IRVerifyError(f"unknown op `{pattern}`" + (f" ({hint})" if hint else "")
@@ -116,6 +133,12 @@ def node_by_name(graph: Graph, name: str) -> Node:
     or if several nodes carry the name (the copies of a tied repetition share theirs)."""
     found = _find(graph, name)
     if not found:
+        boundary = [n for n in select(graph, recursive=True) if n.name == name]
+        if boundary:
+            raise IRVerifyError(
+                f"`{name}` is a boundary node of a region inside graph `{graph.name}`; look it "
+                f"up in that region's graph (graph.node_by_name(<control node>).region"
+                f".node_by_name({name!r}))")
         names = [n.name for n in select(graph, recursive=True) if n.name]
         hint = did_you_mean(name, names)
         raise IRVerifyError(f"no node named `{name}` in graph `{graph.name}`"
@@ -128,14 +151,16 @@ def node_by_name(graph: Graph, name: str) -> Node:
     return found[0]
 
 
-def _find(graph: Graph, name: str) -> list[Node]:
+def _find(graph: Graph, name: str, inside: bool = False) -> list[Node]:
+    """Nodes named ``name`` in ``graph`` and its regions; a region's own boundary nodes
+    (``in0``, ``output``) are found only from the region's graph itself."""
     out = []
     for i in graph.g.nodes:
         n = graph.node(i)
-        if n.name == name:
+        if n.name == name and not (inside and n.op in ("io.input", "io.output")):
             out.append(n)
         if n.region is not None:
-            out.extend(_find(n.region, name))
+            out.extend(_find(n.region, name, inside=True))
     return out
 
 

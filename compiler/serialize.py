@@ -189,21 +189,25 @@ def read_attributes(node: Node, where: str | None = None) -> None:
 
     A registered op's attributes are bound like the spec's arguments: an unknown name (with
     a did-you-mean), a value of the wrong kind or a missing required attribute is an
-    ``IRVerifyError`` naming the node (``where``: how the reader designates it; by default
-    its instance name and spec location, or its id) and the attribute. The result is in
+    ``IRVerifyError`` naming the node (id, op, name, spec location and ``where``: the
+    reader's own location, e.g. an IR text line) and the attribute. The result is in
     declaration order. Control ops (``ctl.*``) keep their open attribute sets; the keys in
     ``CONTROL_KEYS`` must be there, and a ``ctl.batched`` node's attributes of the op it
     batches are bound like that op's.
     """
-    if where is None:
-        where = f"{node.name or node.id}" + (f" ({node.span})" if node.span else "")
     try:
         if not isinstance(node.attrs, dict):
             raise IRVerifyError(f"attributes must be a mapping of names to values, got "
                                 f"{type(node.attrs).__name__}")
         node.attrs = _bound_attributes(node.op, node.attrs)
     except IRVerifyError as err:
-        raise IRVerifyError(f"node `{where}` ({node.op}): {err}") from None
+        from .verify import location
+
+        # as every other IR error names a node: `node 3 (nn.dense `dense_0`, mlp.cat:4:6)`
+        parts = [p for p in (location(node), where) if p]
+        name = f" `{node.name}`" if node.name else ""
+        raise IRVerifyError(f"node {node.id} ({node.op}{name}"
+                            f"{', ' + '; '.join(parts) if parts else ''}): {err}") from None
 
 
 def _bound_attributes(op_name: str, attrs: dict) -> dict:

@@ -247,8 +247,16 @@ class WithM(Morphism):
         return self.body.n_out
 
     def emit(self, b, ins):
-        with b.reparam(self.reparam):
-            return self.body.emit(b, ins)
+        with b.reparam(self.reparam) as uses:
+            out = self.body.emit(b, ins)
+        if not uses[0]:
+            from ..errors import SpecError
+
+            raise SpecError(
+                f"`with {self.reparam.name}` changes parameters, but {self.body.describe()} "
+                "has none", self.reparam.span,
+                "put the clause on a layer with parameters (`dense(8) with …`), or drop it")
+        return out
 
     def describe(self):
         return self.body.describe()

@@ -395,16 +395,17 @@ def test_show_formats(monkeypatch):
 
 
 # -- the docs ---------------------------------------------------------------------------------
-def test_docs_ir_examples(monkeypatch):
-    text = (ROOT / "docs" / "IR.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize(("doc", "least"), [("IR.md", 10), ("PASSES.md", 2)])
+def test_docs_python_examples_run(monkeypatch, doc, least):
+    text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
-    assert len(blocks) >= 10
+    assert len(blocks) >= least
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
     registered = dict(PASSES)  # the docs register a pass of their own: unregister it after
     try:
         for k, block in enumerate(blocks):
-            exec(compile(block, f"docs/IR.md python block {k + 1}", "exec"), namespace)  # noqa: S102
+            exec(compile(block, f"docs/{doc} python block {k + 1}", "exec"), namespace)  # noqa: S102
     finally:
         PASSES.clear()
         PASSES.update(registered)
@@ -456,11 +457,11 @@ def test_malformed_ir_text_and_json_are_located_errors():
     text = catspec.print_ir(catspec.load(SPECS / "mlp.cat"))
     cases = [
         (text.replace("bias=true", "bais=true", 1),
-         "node `dense_0 (mlp.cat:4:6)` (nn.dense): `dense` has no argument `bais` (did you "
-         "mean `bias`?)"),
+         "node 1 (nn.dense `dense_0`, mlp.cat:4:6; IR text line 2): `dense` has no argument "
+         "`bais` (did you mean `bias`?)"),
         (_re.sub(r"out=(\d+)", r'out="\1"', text, count=1),
-         'node `dense_0 (mlp.cat:4:6)` (nn.dense): `dense`: `out` must be an int, got a '
-         'string `"256"`'),
+         'node 1 (nn.dense `dense_0`, mlp.cat:4:6; IR text line 2): `dense`: `out` must be an '
+         'int, got a string `"256"`'),
     ]
     for bad, message in cases:
         with pytest.raises(IRVerifyError) as err:
@@ -613,7 +614,8 @@ def test_an_edit_inside_a_region_is_verified_with_its_owner():
     g = catspec.load(RNN)
     region = g.node_by_name("fold_0").region
     assert _refused(region, lambda rw: rw.set_attrs("fold_0/cell_0/dense_1", out=5)) == (
-        "`fold_0`: its region gives f32[T,5], but it is typed f32[T,4]")
+        "cannot set out=5 on fold_0/cell_0/dense_1: `fold_0`: its region gives f32[T,5], but "
+        "it is typed f32[T,4]")
     for back in (g.copy(), catspec.from_json(catspec.to_json(g)),
                  catspec.parse_ir(catspec.print_ir(g))):
         assert back.node_by_name("fold_0").region.parent is back
@@ -735,4 +737,105 @@ def test_dropping_a_scanned_view_slot_is_refused_at_the_edit():
         "cannot set bias=False on block_0/dense_0: node 1 (nn.dense `block_0/dense_0`, "
         "residual_mlp.cat:3:30): @block_0/dense_0/b is a per-iteration view of the stacked "
         "@scan/block_0/dense_0/b, which an edit does not remove; edit the graph before "
+        "`repeat-to-scan`")
+
+
+# -- a new user's review (2026-11-30): control nodes, argument checks, names -----------------
+FOLDS = """\
+def cell(h: int) : (s, x) -> s2 { return tanh(dense(h)(concat(s, x))) }
+model m : Tensor[T, 3] -> (Tensor[4], Tensor[4]) =
+    copy >> (fold(cell(4), state=4) @ fold(cell(4), state=4, init="learned"))
+"""
+
+
+def test_freezing_a_fold_with_a_learned_state_freezes_its_cell_too():
+    g = catspec.load(FOLDS)
+    frozen = g.edited(lambda rw: rw.freeze("fold_1"))
+    assert {s.path: s.trainable for s in frozen.params.roots() if s.path.startswith("fold_1")} \
+        == {"fold_1/cell_0/dense_0/w": False, "fold_1/cell_0/dense_0/b": False,
+            "fold_1/s0": False}
+    assert frozen.params.trainable_count() == g.params.trainable_count() - 32 - 4
+
+
+def test_removing_or_replacing_a_fold_drops_its_cells_parameters():
+    g = catspec.load(FOLDS)
+    kept = sorted(p for p in g.params.slots if p.startswith("fold_0"))
+
+    def remove(rw):
+        rw.rewire(g.output, 1, "fold_0")
+        rw.remove("fold_1")
+
+    assert sorted(g.edited(remove).params.slots) == kept
+    mapped = catspec.load("model m : Tensor[T, 3] -> Tensor[T, 4] = map(dense(4), axis=0)")
+    assert list(mapped.params.slots) == ["map_0/dense_0/w", "map_0/dense_0/b"]
+    replaced = mapped.edited(lambda rw: rw.replace("map_0", "dense", {"out": 4}))
+    assert list(replaced.params.slots) == ["map_0/w", "map_0/b"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda g: find(g, []), "a pattern is a spec string (\"dense >> relu\"), a PatternGraph, or "
+     "a list of ops: OpPattern, op names or (op, attrs) pairs; got an empty list"),
+    (lambda g: find(g, [42]), "a pattern is a spec string (\"dense >> relu\"), a PatternGraph, "
+     "or a list of ops: OpPattern, op names or (op, attrs) pairs; got 42 in the list"),
+    (lambda g: catspec.rewrite(g, 3, "id"), "a pattern is a spec string (\"dense >> relu\"), a "
+     "PatternGraph, or a list of ops: OpPattern, op names or (op, attrs) pairs; got 3"),
+    (lambda g: catspec.rewrite(g, "fold(relu, state=4)", "id"), "`fold` is a spec combinator, "
+     "not an op: the node it becomes has op `ctl.fold`; its cell is that node's region"),
+    (lambda g: catspec.rewrite(g, "relu", "_"),
+     "`_` matches any op in a pattern; a replacement names the ops it builds"),
+    (lambda g: g.edited(lambda rw: rw.rewire("relu_0", 0, ("dense_0",))),
+     "a wire is a node or a (node, port) pair, got ('dense_0',)"),
+    (lambda g: g.edited(lambda rw: rw.insert_after("dense_0", None)),
+     "cannot insert None after dense_0: an op is named by a string like \"dense\" or "
+     "\"nn.dense\", got None"),
+    (lambda g: g.edited(lambda rw: rw.insert_after("dense_0", "layer_norm", [1])),
+     "cannot insert layer_norm after dense_0: attributes of `layer_norm` are a dict of name -> "
+     "value, got [1]"),
+    (lambda g: g.edited(lambda rw: rw.replace("relu_0", "gelu", name=5)),
+     "instance name `5` is not a path of identifiers like `block_0/dense_1`"),
+    (lambda g: g.edited(lambda rw: rw.freeze("dense_0", trainable="no")),
+     "`trainable` is True or False, got 'no'"),
+    (lambda g: g.edited(lambda rw: rw.freeze("dense_0", params=[3])),
+     "parameter names are strings (like \"w\"), got 3"),
+    (lambda g: g.inputs_of(99),
+     "no node 99 in graph `m`; ids are ints (graph.node_by_name finds a node by name)"),
+    (lambda g: g.users_of((99, 0)),
+     "no node 99 in graph `m`; ids are ints (graph.node_by_name finds a node by name)"),
+    (lambda g: g.type_of((1, 5)), "node 1 (`dense_0`) of graph `m` has no output 5; it has 1 "
+     "output"),
+])
+def test_wrong_arguments_to_the_api_are_ir_errors(call, message):
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = dense(4) >> relu")
+    with pytest.raises(IRVerifyError) as err:
+        call(g)
+    assert str(err.value) == message
+
+
+def test_freeze_takes_one_parameter_name_as_a_string():
+    g = catspec.load("model m : Tensor[4] -> Tensor[4] = dense(4) >> relu")
+    frozen = g.edited(lambda rw: rw.freeze("dense_0", params="w"))
+    assert [s.trainable for s in frozen.params.roots()] == [False, True]
+
+
+def test_region_boundary_names_do_not_shadow_the_graphs_own():
+    g = catspec.load("model d : Tensor[N, 3] -> Tensor[1] = "
+                     "map(dense(8) >> relu, axis=0) >> sum(axis=0) >> dense(1)")
+    assert g.node_by_name("output") is g.node(g.output)
+    with pytest.raises(IRVerifyError) as err:
+        g.node_by_name("in0")
+    assert str(err.value) == (
+        "`in0` is a boundary node of a region inside graph `d`; look it up in that region's "
+        "graph (graph.node_by_name(<control node>).region.node_by_name('in0'))")
+    assert g.node_by_name("map_0").region.node_by_name("in0").op == "io.input"
+
+
+def test_tying_a_per_iteration_view_inside_a_scan_is_refused_with_the_reason():
+    deep = catspec.load("def block(d: int) = residual(dense(d) >> relu >> dense(d))\n"
+                        "model deep(d: int = 8) : Tensor[d] -> Tensor[2] = block(d) ^ 4 >> "
+                        "dense(2)")
+    region = run_passes(deep, "O2").node_by_name("scan").region
+    assert _refused(region, lambda rw: rw.tie("block_0/dense_1", "block_0/dense_0")) == (
+        "cannot tie block_0/dense_1 to block_0/dense_0: node 3 (nn.dense `block_0/dense_1`, "
+        "<spec>:1:50): @block_0/dense_1/w is a per-iteration view of the stacked "
+        "@scan/block_0/dense_1/w, which an edit does not remove; edit the graph before "
         "`repeat-to-scan`")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import catspec
 import jsonschema
@@ -235,18 +236,18 @@ def test_ir_text_attribute_errors_name_the_line_node_and_attribute(line, message
     op = line.split("(")[0].split("[")[0]
     with pytest.raises(IRVerifyError) as err:
         catspec.parse_ir(_one_node("f32[2]", line), verify=False)
-    # a node without an instance name or a location is named by its value and line
-    assert str(err.value) == f"node `%1 (IR text line 2)` ({op}): {message}"
+    # named as every IR error names a node, with the line of the text
+    assert str(err.value) == f"node 1 ({op}, IR text line 2): {message}"
 
 
 def test_ir_text_attribute_errors_name_a_named_node_by_its_name_and_location():
     with pytest.raises(IRVerifyError) as err:
         catspec.parse_ir(_one_node("f32[2]", "nn.dense(%0)  # dense_0  m.cat:1:5"))
-    assert str(err.value) == ("node `dense_0 (m.cat:1:5)` (nn.dense): `dense` is missing its "
-                              "argument `out` (an int, with no default)")
-    with pytest.raises(IRVerifyError) as err:  # a name without a location: the line
+    assert str(err.value) == ("node 1 (nn.dense `dense_0`, m.cat:1:5; IR text line 2): `dense` "
+                              "is missing its argument `out` (an int, with no default)")
+    with pytest.raises(IRVerifyError) as err:  # a name without a location
         catspec.parse_ir(_one_node("f32[2]", "nn.dense(%0)  # dense_0"))
-    assert str(err.value) == ("node `dense_0 (IR text line 2)` (nn.dense): `dense` is missing "
+    assert str(err.value) == ("node 1 (nn.dense `dense_0`, IR text line 2): `dense` is missing "
                               "its argument `out` (an int, with no default)")
 
 
@@ -278,12 +279,13 @@ def test_json_attribute_errors_are_the_text_forms(edit, text_edit, message):
     file = next(n for n in data["graph"]["nodes"] if n["name"] == "dense_0")["span"]["file"]
     with pytest.raises(IRVerifyError) as err:
         catspec.from_json(edited)
-    assert str(err.value) == f"node `dense_0 ({file}:4:6)` (nn.dense): {message}"
-    # the text form says the same of the same node (its comment keeps the file's name only)
+    assert str(err.value) == f"node 1 (nn.dense `dense_0`, {Path(file).name}:4:6): {message}"
+    # the text form says the same of the same node (its comment keeps the file's name only),
+    # and adds the line of the text
     text = catspec.print_ir(catspec.load(SPECS / "mlp.cat"))
     with pytest.raises(IRVerifyError) as err:
         catspec.parse_ir(text.replace(*text_edit, 1))
-    assert str(err.value) == f"node `dense_0 (mlp.cat:4:6)` (nn.dense): {message}"
+    assert str(err.value) == f"node 1 (nn.dense `dense_0`, mlp.cat:4:6; IR text line 2): {message}"
 
 
 def test_json_control_nodes_missing_a_key_are_errors_not_key_errors():
@@ -293,13 +295,13 @@ def test_json_control_nodes_missing_a_key_are_errors_not_key_errors():
     del scan["attrs"]["length"]
     with pytest.raises(IRVerifyError) as err:
         catspec.from_json(data)
-    assert str(err.value) == (f"node `scan ({scan['span']['file']}:{scan['span']['line']}:"
-                              f"{scan['span']['col']})` (ctl.scan): `ctl.scan` is missing its "
-                              "attribute `length`")
+    assert str(err.value) == (f"node {scan['id']} (ctl.scan `scan`, {Path(scan['span']['file']).name}:"
+                              f"{scan['span']['line']}:{scan['span']['col']}): `ctl.scan` is "
+                              "missing its attribute `length`")
     unnamed = copy.deepcopy(data)
     node = next(n for n in unnamed["graph"]["nodes"] if n["op"] == "ctl.scan")
     node["name"], node["span"] = "", None
     with pytest.raises(IRVerifyError) as err:
         catspec.from_json(unnamed)
-    assert str(err.value) == (f"node `{node['id']}` (ctl.scan): `ctl.scan` is missing its "
+    assert str(err.value) == (f"node {node['id']} (ctl.scan): `ctl.scan` is missing its "
                               "attribute `length`")

@@ -119,6 +119,23 @@ CASES = {
         "        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
         "hint: give the grid axes known sizes, or simplify the layer arithmetic",
     ),
+    "reparam_on_parameterless": (
+        "model m : Tensor[4] -> Tensor[4] =\n    dense(4) >> relu with lora(2)\n",
+        "reparam_on_parameterless.cat:2:27: error: `with lora` changes parameters, but `relu` "
+        "has none\n        dense(4) >> relu with lora(2)\n                              ^^^^^^^\n"
+        "hint: put the clause on a layer with parameters (`dense(8) with …`), or drop it",
+    ),
+    "layer_norm_eps": (
+        "model m : Tensor[4] -> Tensor[4] =\n    layer_norm(eps=-1.0)\n",
+        "layer_norm_eps.cat:2:5: error: `layer_norm`: eps must be positive and finite, got -1.0\n"
+        "        layer_norm(eps=-1.0)\n        ^^^^^^^^^^^^^^^^^^^^\n"
+        "hint: it keeps the variance away from zero; the default is 1e-5",
+    ),
+    "attention_heads": (
+        "model m : Tensor[T, 4] -> Tensor[T, 4] =\n    copy(3) >> attention(heads=0)\n",
+        "attention_heads.cat:2:16: error: `attention`: heads must be at least 1, got 0\n"
+        "        copy(3) >> attention(heads=0)\n                   ^^^^^^^^^^^^^^^^^^",
+    ),
 }
 
 

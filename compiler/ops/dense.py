@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from .registry import Arg, OpDef, ParamSpec, check_known, fixed, register, require_float
+from .registry import (
+    Arg,
+    OpDef,
+    OpTypeError,
+    ParamSpec,
+    check_known,
+    fixed,
+    register,
+    require_float,
+)
 
 
 def _dense_infer(a, ins):
@@ -33,6 +42,9 @@ register(OpDef(
 
 
 def _ln_infer(a, ins):
+    if not a["eps"] > 0 or a["eps"] == float("inf"):  # `not >` refuses NaN too
+        raise OpTypeError(f"`layer_norm`: eps must be positive and finite, got {a['eps']}",
+                          "it keeps the variance away from zero; the default is 1e-5")
     require_float(ins[0], "layer_norm")
     check_known(ins[0].shape[-1], "its input's last axis", "layer_norm")
     return [ins[0]]

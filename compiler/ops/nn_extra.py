@@ -63,7 +63,9 @@ def _attention_infer(a, ins):
             "pass the same sequence for both, e.g. `attention(heads=4)(q, kv, kv)`",
         )
     d, h = q.shape[-1], a["heads"]
-    if h < 1 or d % h:
+    if h < 1:
+        raise OpTypeError(f"`attention`: heads must be at least 1, got {h}")
+    if d % h:
         raise OpTypeError(
             f"`attention(heads={h})` needs the model width to be divisible by the number of "
             f"heads, got width {d}",
