@@ -468,6 +468,12 @@ class Rewriter:
         self._state.depth += 1
         try:
             result = fn()
+            if self.graph.parent is not None and not self._state.marks and \
+                    self._state.depth == 1:
+                # a bare edit in a region is final: the control nodes around it must still
+                # hold (a transaction checks them when it closes, so that several edits may
+                # pass through a state that does not)
+                _check_owners(self.graph)
         except IRVerifyError as err:
             self._rollback(mark)
             msg = str(err)
@@ -706,6 +712,21 @@ class Rewriter:
             self._set(node, "params", new)
             self._collect(released)
         return out_types
+
+
+def _check_owners(region: Graph) -> None:
+    """An edit inside a region must keep the control nodes around it valid (a fold's cell
+    still returns its state type): run their verifiers, innermost first."""
+    from .ops import control  # noqa: F401  (registers the ctl.* verifiers)
+    from .ops.recursion import VERIFIERS
+
+    while region.parent is not None:
+        outer = region.parent
+        owner = next(n for n in outer.nodes() if n.region is region)
+        check = VERIFIERS.get(owner.op)
+        if check is not None:
+            check(outer, owner)
+        region = outer
 
 
 def _refuse_releasing_views(table, node: Node, paths: list[str]) -> None:

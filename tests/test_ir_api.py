@@ -839,3 +839,21 @@ def test_tying_a_per_iteration_view_inside_a_scan_is_refused_with_the_reason():
         "<spec>:1:50): @block_0/dense_1/w is a per-iteration view of the stacked "
         "@scan/block_0/dense_1/w, which an edit does not remove; edit the graph before "
         "`repeat-to-scan`")
+
+
+def test_a_bare_edit_inside_a_region_is_checked_against_its_owner_and_a_block_at_its_end():
+    g = catspec.load("model m : Tensor[T, 3] -> Tensor[T, 4] = map(dense(4), axis=0)")
+    region = g.node_by_name("map_0").region
+    before = catspec.print_ir(g)
+    with pytest.raises(IRVerifyError) as err:
+        region.rewriter().set_attrs("map_0/dense_0", out=5)
+    assert str(err.value) == ("cannot set out=5 on map_0/dense_0: `map_0`: its region gives "
+                              "f32[T,5], but it is typed f32[T,4]")
+    assert catspec.print_ir(g) == before
+    with region.rewriter() as rw:  # a block may pass through a state its owner refuses
+        rw.set_attrs("map_0/dense_0", out=5)
+        rw.insert_after("map_0/dense_0", "dense", {"out": 4})
+    g.verify()
+    assert g.node_by_name("map_0").out_types == catspec.load(
+        "model m : Tensor[T, 3] -> Tensor[T, 4] = map(dense(4), axis=0)").node_by_name(
+        "map_0").out_types
