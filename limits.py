@@ -12,6 +12,18 @@ import sys
 
 RECURSION_LIMIT = 50_000
 
+# Nodes one elaborated graph may hold (regions included). The front end handles about
+# 3,000 nodes a second (docs/BENCHMARKS.md), so this is minutes of work; `f ^ n` checks
+# it before unrolling, from the size of its first copy.
+MAX_GRAPH_NODES = 500_000
+
+# Expression nodes one YAML spec may expand to: an alias (`*a`) repeats what its anchor
+# names, and nested aliases multiply ("billion laughs").
+MAX_YAML_NODES = 200_000
+
+# Digits of an integer literal (Python refuses to convert more than 4,300).
+MAX_INT_DIGITS = 100
+
 
 def ensure_recursion_headroom() -> None:
     """Raise ``sys.getrecursionlimit()`` to ``RECURSION_LIMIT`` if it is lower."""

@@ -12,12 +12,13 @@ from collections import Counter
 from contextlib import contextmanager
 
 from ..errors import Span, SpecError
+from ..limits import MAX_GRAPH_NODES
 from .dims import SizeTooComplex
 from .ir import Graph, ParamSlot, Wire
 from .ops.registry import OpDef, OpTypeError
 from .reparam import apply_reparams
 from .types import size_problem
-from .values import RepeatM, ReparamSpec
+from .values import ReparamSpec, RepeatM
 
 
 class Builder:
@@ -80,13 +81,27 @@ class Builder:
                 self._counters.update({k: Counter(c) for k, c in saved.items()})
                 self._reuse_params += 1
             self._repeat.append((group, i))
+            start = self.graph._next_id  # ids count every node made, regions included
             try:
                 ins = rep.body.emit(self, ins)
             finally:
                 self._repeat.pop()
                 if rep.tied and i > 0:
                     self._reuse_params -= 1
+            if i == 0:
+                self._check_projected_size(rep, self.graph._next_id - start)
         return ins
+
+    def _check_projected_size(self, rep: RepeatM, per_copy: int) -> None:
+        """Refuse ``f ^ n`` whose unrolled copies would pass ``MAX_GRAPH_NODES``, before
+        unrolling them (nested repetitions multiply)."""
+        total = self.graph._next_id + per_copy * (rep.times - 1)
+        if total > MAX_GRAPH_NODES:
+            raise SpecError(
+                f"`^ {rep.times}` would unroll to about {total:,} nodes; a graph holds at most "
+                f"{MAX_GRAPH_NODES:,}", rep.span,
+                f"one copy is {per_copy:,} node(s); lower the count, or fold a recurrence "
+                "with `fold`")
 
     # -- regions (fold, map) ---------------------------------------------------------
     def emit_control(self, op_name, base, attrs, ins, body, span, region_ins, out_types,

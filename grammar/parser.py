@@ -15,7 +15,7 @@ from lark import Lark, Token, v_args
 from lark.visitors import Transformer_NonRecursive
 
 from ..errors import Span, SpecError, remember_source
-from ..limits import ensure_recursion_headroom
+from ..limits import MAX_INT_DIGITS, ensure_recursion_headroom
 from . import ast as A
 
 _BINOPS = {
@@ -353,7 +353,11 @@ class _ToAst(Transformer_NonRecursive):
 
     @v_args(meta=True)
     def int_(self, meta, children):
-        return A.Int(value=int(str(children[0]).replace("_", "")), span=self._span(meta))
+        digits = str(children[0]).replace("_", "")
+        if len(digits) > MAX_INT_DIGITS:
+            raise SpecError(f"an integer of {len(digits)} digits is too long", self._span(meta),
+                            f"integers have at most {MAX_INT_DIGITS} digits")
+        return A.Int(value=int(digits), span=self._span(meta))
 
     @v_args(meta=True)
     def float_(self, meta, children):

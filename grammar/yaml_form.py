@@ -25,6 +25,7 @@ from __future__ import annotations
 import yaml
 
 from ..errors import Span, SpecError, did_you_mean, remember_source
+from ..limits import MAX_INT_DIGITS, MAX_YAML_NODES
 from . import ast as A
 from .formatter import expr as format_expr
 from .formatter import reparam as format_reparam
@@ -44,6 +45,7 @@ _T = "tag:yaml.org,2002:"
 class _Loader:
     def __init__(self, file: str):
         self.file = file
+        self.expanded = 0  # expression nodes read, aliases counted each time they are used
 
     # -- helpers ------------------------------------------------------------
     def span(self, node) -> Span:
@@ -181,6 +183,11 @@ class _Loader:
     # -- expressions -----------------------------------------------------------------
     def expr(self, node) -> A.Expr:
         span = self.span(node)
+        self.expanded += 1
+        if self.expanded > MAX_YAML_NODES:
+            self.fail(node, f"the spec expands to more than {MAX_YAML_NODES:,} expression "
+                      "nodes", "an alias (`*name`) repeats everything its anchor names; "
+                      "aliases of aliases multiply: use `repeat:`/`times:` or a `def`")
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, span)
         if isinstance(node, yaml.SequenceNode):
@@ -254,15 +261,25 @@ class _Loader:
             text, line, col = self._text(node, "an expression")
             return parse_expr(text, self.file, line, col)
         value = node.value
-        if tag == _T + "int":
-            return _signed(A.Int, int(_SCALARS.construct_yaml_int(node)), span)
-        if tag == _T + "float":
-            v = float(_SCALARS.construct_yaml_float(node))
-            if v != v or v in (float("inf"), float("-inf")):
-                self.fail(node, f"`{value}` is not a finite number")
-            return _signed(A.Float, v, span)
-        if tag == _T + "bool":
-            return A.Bool(value=_SCALARS.construct_yaml_bool(node), span=span)
+        kind = tag.removeprefix(_T)
+        try:
+            if tag == _T + "int":
+                digits = value.lstrip("+-").replace("_", "")
+                if len(digits) > MAX_INT_DIGITS:
+                    self.fail(node, f"an integer of {len(digits)} digits is too long",
+                              f"integers have at most {MAX_INT_DIGITS} digits")
+                return _signed(A.Int, int(_SCALARS.construct_yaml_int(node)), span)
+            if tag == _T + "float":
+                v = float(_SCALARS.construct_yaml_float(node))
+                if v != v or v in (float("inf"), float("-inf")):
+                    self.fail(node, f"`{value}` is not a finite number")
+                return _signed(A.Float, v, span)
+            if tag == _T + "bool":
+                return A.Bool(value=_SCALARS.construct_yaml_bool(node), span=span)
+        except (ValueError, KeyError, TypeError):
+            # an explicit tag on a value that is not of its kind: `!!float abc`, `!!bool maybe`
+            self.fail(node, f"`{value}` is not a YAML {kind}",
+                      f"drop the `!!{kind}` tag, or write {'an' if kind == 'int' else 'a'} {kind}")
         if tag == _T + "null":
             self.fail(node, "empty value where an expression is expected")
         self.fail(node, f"unsupported YAML value `{value}` ({tag})")

@@ -155,3 +155,47 @@ def test_exponential_recursion_is_bounded():
     with pytest.raises(SpecError) as info:
         elaborate(module_from_text(text, "<exp>"))
     assert info.value.message == "elaboration needs more than 20,000 definition calls (in `f`)"
+
+
+def test_nested_repetition_is_refused_before_it_unrolls():
+    text = "model m : Tensor[4] -> Tensor[4] = ((relu ^ 1000) ^ 1000) ^ 1000\n"
+    with pytest.raises(SpecError) as info:
+        elaborate(module_from_text(text, "<rep>"))
+    assert info.value.render() == (
+        "<rep>:1:37: error: `^ 1000` would unroll to about 1,000,001 nodes; a graph holds at "
+        "most 500,000\n"
+        "    model m : Tensor[4] -> Tensor[4] = ((relu ^ 1000) ^ 1000) ^ 1000\n"
+        "                                        ^^^^^^^^^^^^^^^^^^^^\n"
+        "hint: one copy is 1,000 node(s); lower the count, or fold a recurrence with `fold`")
+
+
+def test_integer_literals_have_a_length_limit():
+    text = "model m : Tensor[4] -> Tensor[4] = relu ^ " + "9" * 5000 + "\n"
+    with pytest.raises(SpecError) as info:
+        module_from_text(text, "<long>")
+    assert (info.value.message, info.value.hint) == (
+        "an integer of 5000 digits is too long", "integers have at most 100 digits")
+
+
+@pytest.mark.parametrize(("value", "message", "hint"), [
+    ("!!float abc", "`abc` is not a YAML float", "drop the `!!float` tag, or write a float"),
+    ("!!bool maybe", "`maybe` is not a YAML bool", "drop the `!!bool` tag, or write a bool"),
+    ("!!int 0x1G", "`0x1G` is not a YAML int", "drop the `!!int` tag, or write an int"),
+    ("!!int " + "9" * 5000, "an integer of 5000 digits is too long",
+     "integers have at most 100 digits"),
+])
+def test_yaml_scalar_tags_that_do_not_fit_their_value_are_spec_errors(value, message, hint):
+    text = ("- model: m\n  params: {w: {type: int, default: " + value + "}}\n"
+            "  type: Tensor[4] -> Tensor[4]\n  body: relu\n")
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "<tag>.yaml")
+    assert (info.value.message, info.value.hint, info.value.span.line) == (message, hint, 2)
+
+
+def test_yaml_aliases_of_aliases_are_bounded():
+    text = "- model: m\n  type: Tensor[4] -> Tensor[4]\n  body:\n    seq: &l0 [relu, relu]\n"
+    for i in range(1, 20):  # 2^20 relus if expanded
+        text += f"- def: d{i}\n  body:\n    seq: &l{i} [{{seq: *l{i - 1}}}, {{seq: *l{i - 1}}}]\n"
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "<laughs>.yaml")
+    assert info.value.message == "the spec expands to more than 200,000 expression nodes"
