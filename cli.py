@@ -384,7 +384,7 @@ def schema(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        _atomic_write(output, text)
         typer.echo(f"wrote {output}")
 
 
@@ -461,30 +461,45 @@ def train(
         _fail(f"error: `{run_dir}` already holds a run; add --resume to continue it or choose "
               "another --run-dir", EXIT_USAGE)
     chosen: dict = {}
+    fresh = not resume and (run_dir is None or not run_dir.exists())
 
     def before_data(meta: dict) -> None:
         # Runs once the settings are known, before data is generated: a resume that cannot
-        # continue fails here, in seconds.
+        # continue, or a run directory that cannot be made, fails here, in seconds.
         chosen["dir"] = run_dir
         if resume:
             chosen["dir"] = run_dir if run_dir is not None else latest_run_dir(meta["model"])
             saved = check_resumable(chosen["dir"], meta)
             return {"epochs": saved.get("config", {}).get("epochs")} if epochs is None and \
                 saved.get("config", {}).get("epochs") else None
+        if run_dir is not None:
+            _make_dir(run_dir, "--run-dir")
         return None
 
     _check_pass_list(passes)
-    job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
-                  passes=passes, before_data=before_data)
+    try:
+        job = prepare(file, model, parse_sets(sets), epochs=epochs, seed=seed, data=data,
+                      passes=passes, before_data=before_data)
+        res = eval_resolution if eval_resolution is not None else job.cfg.eval_resolution
+        if res is not None:
+            try:
+                check_eval_resolution(job, res)
+            except (InputError, SpecError) as err:
+                _fail(err.render() if isinstance(err, SpecError) else f"error: {err}",
+                      EXIT_USAGE)
+    except BaseException:
+        if fresh and run_dir is not None:
+            _remove_if_empty(run_dir)  # made by before_data; nothing ran
+        raise
     name = job.meta["model"]
-    res = eval_resolution if eval_resolution is not None else job.cfg.eval_resolution
-    if res is not None:
+    if chosen["dir"] is not None:
+        run_dir = chosen["dir"]
+    else:
         try:
-            check_eval_resolution(job, res)
-        except (InputError, SpecError) as err:
-            _fail(err.render() if isinstance(err, SpecError) else f"error: {err}", EXIT_USAGE)
-    fresh = chosen["dir"] is None or not chosen["dir"].exists()
-    run_dir = chosen["dir"] if chosen["dir"] is not None else new_run_dir(name)
+            run_dir = new_run_dir(name)
+        except OSError as err:
+            raise UsageError(f"cannot create a run directory under `runs/`: "
+                             f"{err.strerror or err}\nhint: choose one with --run-dir") from None
     typer.echo(f"model {name}: {job.model.param_count:,} parameters")
     typer.echo(f"data: {job.data.source}: {job.data.n_train} train / {job.data.n_test} test")
     typer.echo(f"run directory: {run_dir}")
@@ -673,6 +688,13 @@ def _check_dump_after(dump_after: str | None, pipeline: str) -> None:
         _fail(f"error: {err}", EXIT_USAGE)
 
 
+def _make_dir(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create {what} `{path}`: {err.strerror or err}") from None
+
+
 def _remove_if_empty(run_dir: Path) -> bool:
     """Remove a run directory this command created if nothing was written into it."""
     try:
@@ -722,6 +744,8 @@ def _check_ids(graph, xs) -> None:
 
 def _add_channel_axes(xs: list, types: list) -> list:
     """A batch that leaves out a channel axis of size 1 gets one, as `train` does with data."""
+    if len(xs) != len(types):
+        return xs  # the model refuses the count, naming its inputs
     out = []
     for i, (a, t) in enumerate(zip(xs, types)):
         if a.ndim == t.rank and t.rank > 0 and t.shape[-1] == 1:

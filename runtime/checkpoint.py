@@ -14,6 +14,7 @@ the old checkpoint or the new one, never a partial file.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -105,8 +106,11 @@ def _read(path: Path, missing: str) -> dict[str, np.ndarray]:
             return {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise InputError(missing.format(path=path)) from None
-    except (ValueError, OSError) as err:
-        why = "it is not a .npz archive" if "pickled" in str(err) else str(err)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        # a truncated archive (a copy cut short) fails inside zipfile
+        why = ("it is not a .npz archive" if "pickled" in str(err) else
+               f"the archive is damaged or cut short ({err})"
+               if isinstance(err, (zipfile.BadZipFile, EOFError)) else str(err))
         raise InputError(f"cannot read checkpoint `{path}`: {why}") from None
 
 

@@ -384,3 +384,23 @@ def test_a_parse_error_in_an_override_points_into_the_value():
     assert result.stderr == ("<-s>:1:8: error: unexpected `x10`\n    width=0x10\n           ^^^\n"
                              "hint: the expression already ended before this; remove it\n"
                              "1 error\n")
+
+
+def test_run_refuses_more_input_files_than_the_model_takes(tmp_path):
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", np.ones((2, 784), np.float32))
+    result = invoke("run", SPECS / "mlp.cat", "-i", tmp_path / "a.npy", "-i", tmp_path / "b.npy")
+    assert result.exit_code == 3
+    assert result.stderr == "error: model `mlp` takes 1 input(s) (f32[784]), got 2\n"
+
+
+def test_schema_output_to_a_path_it_cannot_write_is_a_usage_error(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    result = invoke("schema", "-o", afile / "s.json")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: cannot write `{afile / 's.json'}`: `{afile}` is a file, not " \
+                            "a directory\n"
+    result = invoke("schema", "-o", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: `{tmp_path}` is a directory; give a file name\n"

@@ -268,6 +268,12 @@ def test_trained_model_from_a_run_predicts_in_data_units_at_any_optimization(tmp
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, rtol=1e-5, atol=1e-6)
     res = runner.invoke(app, ["run", str(spec), "--checkpoint", str(tmp_path / "nope")])
     assert res.exit_code == 3 and res.stderr == f"error: no checkpoint `{tmp_path / 'nope'}`\n"
+    cut = tmp_path / "cut.npz"  # a copy cut short
+    cut.write_bytes((tmp_path / "run" / "checkpoint.npz").read_bytes()[:500])
+    res = runner.invoke(app, ["run", str(spec), "--checkpoint", str(cut)])
+    assert res.exit_code == 3
+    assert res.stderr.startswith(f"error: cannot read checkpoint `{cut}`: the archive is damaged "
+                                 "or cut short (")
 
 
 def test_cli_train_eval_resolution_notes_grid_cell_stencils(tmp_path):
@@ -399,6 +405,9 @@ def test_cli_refuses_eval_resolution_it_cannot_do_before_training(tmp_path):
     res = runner.invoke(app, ["train", str(spec), "--run-dir", str(afile), "--no-progress"])
     assert res.exit_code == 2 and res.stderr == f"error: --run-dir `{afile}` is a file, not a " \
                                                 "directory\n"
+    res = runner.invoke(app, ["train", str(spec), "--run-dir", str(afile / "r"), "--no-progress"])
+    assert res.exit_code == 2 and res.stderr == f"error: cannot create --run-dir `{afile / 'r'}`: " \
+                                                "Not a directory\n"
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, MemoryError])
