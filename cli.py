@@ -139,6 +139,26 @@ def out_of_memory_message(err: BaseException) -> str | None:
             "`batch_size` in the train section), or use a machine with more memory")
 
 
+def _check_fits_in_memory(trees) -> None:
+    """Refuse (exit 3, as for XLA's out-of-memory) arrays larger in all than this machine's
+    memory, from their shapes alone."""
+    import os
+
+    import jax
+
+    need = sum(int(a.size) * a.dtype.itemsize for t in trees if t is not None
+               for a in jax.tree.leaves(t))
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: XLA reports it
+        return
+    if need > have:
+        raise InputError(
+            f"out of memory: the parameters, inputs and outputs need {need:,} bytes "
+            f"({_human_bytes(need)}), more than this machine's {_human_bytes(have)}\n"
+            "hint: lower the sizes (-s name=…, --dim) or the batch size (--batch)")
+
+
 def _human_bytes(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -330,6 +350,7 @@ def run(
             typer.echo(f"note: the run was trained from `{recorded}`; its parameters fit "
                        f"`{file}` too, which is what runs here", err=True)
         apply = trained.predict
+        new_params = None
     else:
         graph = _load_graph(file, model, sets)
         if passes:
@@ -337,15 +358,28 @@ def run(
 
             graph = run_passes(graph, passes)
         m = Model(graph)
-        params = m.init(jax.random.key(seed))
+        new_params = jax.eval_shape(m.init, jax.random.key(seed))  # made once sizes are checked
+        made: dict = {}
 
         def apply(*xs):
-            return m(params, *xs)
+            return m(made["params"], *xs)
     if inputs:
         xs = _add_channel_axes([_load_array(p) for p in inputs], m.input_types)
         _check_ids(graph, xs)
+        new_xs = None
     else:
         dim_values = _free_sizes(m, dims, "random inputs")
+        new_xs = jax.eval_shape(lambda k: m.example_inputs(k, batch, dim_values),
+                                jax.random.key(seed + 1))
+    # XLA aborts the process on some allocations far beyond the machine (it reports most as
+    # RESOURCE_EXHAUSTED): what is about to be made is checked against its memory first.
+    outputs = jax.eval_shape(
+        (lambda p, *x: m(p, *x)) if new_params is not None else apply,
+        *([new_params] if new_params is not None else []), *(new_xs or xs))
+    _check_fits_in_memory([new_params, new_xs, outputs])
+    if new_params is not None:
+        made["params"] = m.init(jax.random.key(seed))
+    if new_xs is not None:
         xs = m.example_inputs(jax.random.key(seed + 1), batch, dim_values)
     y = apply(*xs)
     ys = y if isinstance(y, tuple) else (y,)

@@ -404,3 +404,15 @@ def test_schema_output_to_a_path_it_cannot_write_is_a_usage_error(tmp_path):
     result = invoke("schema", "-o", tmp_path)
     assert result.exit_code == 2
     assert result.stderr == f"error: `{tmp_path}` is a directory; give a file name\n"
+
+
+def test_run_refuses_sizes_beyond_the_machines_memory_before_making_them(tmp_path):
+    spec = tmp_path / "free.cat"
+    spec.write_text("model m : Tensor[N] -> Tensor[N] =\n    relu\n")
+    result = invoke("run", spec, "-d", "N=1000000000000")  # XLA would abort the process
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        "error: out of memory: the parameters, inputs and outputs need 32,000,000,000,000 bytes "
+        "(29.1 TiB), more than this machine's ")
+    assert result.stderr.endswith(
+        "\nhint: lower the sizes (-s name=…, --dim) or the batch size (--batch)\n")
