@@ -230,28 +230,46 @@ def check(
     model: ModelOpt = None,
     sets: SetOpt = None,
 ):
-    """Parse, elaborate and type-check specs; report every error with its location."""
+    """Parse, elaborate and type-check specs; report each model's first error, located."""
     from .api import load
     from .compiler.elaborate import bind_model_params, load_module, pick_model
     from .compiler.evaluate import Evaluator
     from .runtime.config import parse_train
 
     errors: list[tuple[Path, SpecError]] = []
+
+    def record(file: Path, found: list[SpecError]) -> None:
+        for e in found:  # two models calling one broken `def` report it once
+            if not any(f == file and (e.span, e.message) == (o.span, o.message)
+                       for f, o in errors):
+                errors.append((file, e))
+
     for file in files:
+        before = len(errors)
         try:
             module = load_module(file)
-            names = [model] if model else [m.name for m in module.ast.models] or [None]
-            for name in names:
+        except SpecErrors as err:
+            record(file, err.errors)
+            continue
+        except SpecError as err:
+            record(file, [err])
+            continue
+        names = [model] if model else [m.name for m in module.ast.models] or [None]
+        for name in names:  # every model is checked, whatever the ones before it gave
+            try:
                 load(file, name, **parse_sets(sets))
                 item = pick_model(module, name)
                 if item.train:  # the train section too (its values use the parameters)
                     bound = bind_model_params(item, module.env, Evaluator(), parse_sets(sets))
                     parse_train(item, module.env.child(**bound))
+            except SpecErrors as err:
+                record(file, err.errors)
+            except SpecError as err:
+                record(file, [err])
+                if _is_command_line_error(err):
+                    break  # a wrong -s or -m is wrong for every model
+        if len(errors) == before:
             typer.echo(f"{file}: ok ({len(names)} model{'s' if len(names) != 1 else ''})")
-        except SpecErrors as err:
-            errors.extend((file, e) for e in err.errors)
-        except SpecError as err:
-            errors.append((file, err))
     if errors:
         for file, err in errors:
             text = err.render()

@@ -416,3 +416,22 @@ def test_run_refuses_sizes_beyond_the_machines_memory_before_making_them(tmp_pat
         "(29.1 TiB), more than this machine's ")
     assert result.stderr.endswith(
         "\nhint: lower the sizes (-s name=…, --dim) or the batch size (--batch)\n")
+
+
+def test_check_reports_the_first_error_of_every_model_in_a_file(tmp_path):
+    spec = tmp_path / "two.cat"
+    spec.write_text("model m : Tensor[4] -> Tensor[5] =\n    relu\n\n"
+                    "model n : Tensor[4] -> Tensor[6] =\n    relu\n\n"
+                    "model fine : Tensor[4] -> Tensor[4] = relu\n")
+    result = invoke("check", spec)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{spec}:1:24: error: model `m` computes f32[4] but its signature says f32[5]\n"
+        "    model m : Tensor[4] -> Tensor[5] =\n"
+        "                           ^^^^^^^^^\n"
+        "hint: check the last layer's size, or the declared output type\n"
+        f"{spec}:4:24: error: model `n` computes f32[4] but its signature says f32[6]\n"
+        "    model n : Tensor[4] -> Tensor[6] =\n"
+        "                           ^^^^^^^^^\n"
+        "hint: check the last layer's size, or the declared output type\n"
+        "2 errors\n")
