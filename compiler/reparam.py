@@ -110,6 +110,14 @@ def _lora(table, op, instance, slots, spec, instances, reuse):
     if len(base.shape) < 2:
         raise SpecError(f"`lora` needs a matrix parameter; `{name}` has shape {base.shape}",
                         spec.span)
+    owner = base.path.rsplit("/", 1)[0]
+    if base.trainable and owner != instance and not reuse:
+        # tied to another layer: freezing the shared weight would stop training it there too
+        raise SpecError(
+            f"`lora` freezes the weight it adapts, @{base.path}, which `{owner}` also reads "
+            f"(tied): `{owner}` would stop training too", spec.span,
+            f"freeze `{owner}` as well if that is meant (`… as {owner.rsplit('/', 1)[-1]} with "
+            "freeze`), or leave out the tie")
     alpha = float(args["alpha"]) if args["alpha"] is not None else float(rank)
     rows = 1
     for s in base.shape[:-1]:

@@ -136,6 +136,14 @@ CASES = {
         "attention_heads.cat:2:16: error: `attention`: heads must be at least 1, got 0\n"
         "        copy(3) >> attention(heads=0)\n                   ^^^^^^^^^^^^^^^^^^",
     ),
+    "lora_tied": (
+        "model m : Tensor[4] -> Tensor[4] =\n    dense(4) as e >> dense(4) with tie(\"e\") with lora(2)\n",
+        "lora_tied.cat:2:50: error: `lora` freezes the weight it adapts, @e/w, which `e` also "
+        "reads (tied): `e` would stop training too\n"
+        "        dense(4) as e >> dense(4) with tie(\"e\") with lora(2)\n"
+        "                                                     ^^^^^^^\n"
+        "hint: freeze `e` as well if that is meant (`… as e with freeze`), or leave out the tie",
+    ),
 }
 
 
