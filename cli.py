@@ -819,7 +819,8 @@ def _load_array(path: Path):
         why = ("it is not a .npy file" if "pickled" in str(err) else str(err))
         raise InputError(f"cannot read `{path}` as a .npy array: {why}") from None
     if not isinstance(arr, np.ndarray):
-        raise InputError(f"`{path}` holds several arrays; give one .npy per input")
+        raise InputError(f"`{path}` is an .npz archive; give one .npy file per input "
+                         "(np.save), each with its own -i")
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise InputError(f"`{path}` holds no examples (shape {arr.shape}); its first axis is "
                          "the batch")

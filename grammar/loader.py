@@ -17,7 +17,7 @@ def read_text(path: Path, span: Span | None = None) -> str:
     try:
         if path.stat().st_size > MAX_SPEC_BYTES:
             raise SpecError(f"`{path}` is larger than {MAX_SPEC_BYTES // 2**20} MiB", span)
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors add
     except FileNotFoundError:
         raise SpecError(f"no such file `{path}`", span) from None
     except IsADirectoryError:

@@ -31,7 +31,7 @@ _TERMINAL_TEXT = {
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
     "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "MINUS": "`-`",
-    "DOT": "`.`", "SEMICOLON": "`;`", "__ANON_0": "`->`",
+    "DOT": "`.`", "SEMICOLON": "`;`", "__ANON_0": "`->`", "$END": "the end of the input",
 }  # fmt: skip
 
 

@@ -435,3 +435,15 @@ def test_check_reports_the_first_error_of_every_model_in_a_file(tmp_path):
         "                           ^^^^^^^^^\n"
         "hint: check the last layer's size, or the declared output type\n"
         "2 errors\n")
+
+
+def test_a_byte_order_mark_is_accepted_and_an_npz_input_is_named_as_such(tmp_path):
+    spec = tmp_path / "bom.cat"
+    spec.write_bytes(b"\xef\xbb\xbfmodel m : Tensor[4] -> Tensor[4] = relu\n")
+    result = invoke("check", spec)
+    assert result.exit_code == 0 and result.stdout == f"{spec}: ok (1 model)\n"
+    np.savez(tmp_path / "x.npz", np.ones((2, 4), np.float32))
+    result = invoke("run", spec, "-i", tmp_path / "x.npz")
+    assert result.exit_code == 3
+    assert result.stderr == (f"error: `{tmp_path / 'x.npz'}` is an .npz archive; give one .npy "
+                             "file per input (np.save), each with its own -i\n")

@@ -144,6 +144,12 @@ CASES = {
         "                                                     ^^^^^^^\n"
         "hint: freeze `e` as well if that is meant (`… as e with freeze`), or leave out the tie",
     ),
+    "unquoted_string": (
+        "model m : Tensor[8, 8, 1] -> Tensor[8, 8, 2] =\n    conv(2, padding=same)\n",
+        "unquoted_string.cat:2:21: error: unknown name `same`\n        conv(2, padding=same)\n"
+        "                        ^^^^\nhint: no layer, def, parameter or wire has that name; a "
+        "string is quoted: \"same\" (in YAML: '\"same\"')",
+    ),
 }
 
 
