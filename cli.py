@@ -621,7 +621,7 @@ def data_cmd(
         hint = did_you_mean(name, GENERATORS)
         _fail(f"error: unknown data generator `{name}`\n"
               + (f"hint: {hint}" if hint else f"hint: generators are {', '.join(GENERATORS)}"),
-              EXIT_SPEC)
+              EXIT_USAGE)
     kwargs: dict = {"n": n, "seed": seed}
     res = resolution if resolution is not None else _DATA_DEFAULT_RESOLUTION.get(name)
     if res is not None:

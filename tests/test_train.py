@@ -215,7 +215,7 @@ def test_cli_data(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout == f"wrote {out}: x (2, 16, 1), y (2, 16, 1), grid (16, 1)\n"
     bad = runner.invoke(app, ["data", "burgres", "--out", str(out)])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert bad.stderr == "error: unknown data generator `burgres`\nhint: did you mean `burgers`?\n"
     assert "Traceback" not in bad.output
 
