@@ -104,8 +104,8 @@ class Rewriter:
 
     Used as a context manager it is a transaction: the whole graph is verified on exit, and
     a block that raises (an edit refused, the final verification, or the caller's own code)
-    is undone as a whole. Used bare, each edit is still checked and undone by itself, and
-    ``verify()`` checks the whole.
+    is undone as a whole. Used bare, each edit is still checked (in a region, against the
+    control nodes around it) and undone by itself, and ``verify()`` checks the whole.
     """
 
     def __init__(self, graph: Graph):
