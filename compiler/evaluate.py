@@ -541,7 +541,13 @@ def check_value(kind: str, value, what: str, span, choices=None):
     if not ok:
         want = {"int": "an int", "float": "a number", "bool": "a bool", "str": "a string",
                 "ints": "a list of ints", "int_or_ints": "an int or a list of ints"}.get(kind, kind)
-        raise SpecError(f"{what} must be {want}, got {kind_of(value)} `{_show(value)}`", span)
+        got = (f"{kind_of(value)}, {value.describe()}" if isinstance(value, Morphism)
+               else f"{kind_of(value)} `{_show(value)}`")
+        hint = None
+        if kind == "str" and isinstance(value, (OpCtor, DefCtor, BuiltinCtor)):
+            name = _show(value)
+            hint = f"""a string is quoted: "{name}" (in YAML: '"{name}"')"""
+        raise SpecError(f"{what} must be {want}, got {got}", span, hint)
     if choices is not None and value not in choices:
         raise SpecError(
             f"{what} must be one of {', '.join(repr(c).replace(chr(39), chr(34)) for c in choices)}"
@@ -561,6 +567,12 @@ def _show(value) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, OpCtor):
+        return value.op.surface
+    if isinstance(value, DefCtor):
+        return value.item.name
+    if isinstance(value, BuiltinCtor):
+        return value.name
     return kind_of(value)
 
 

@@ -241,7 +241,7 @@ def header(it: A.Def | A.Model, opener: str) -> list[str]:
     """
     head = "model" if isinstance(it, A.Model) else "def"
     ps = [param(p) for p in it.params]
-    params = f"({', '.join(ps)})" if ps or isinstance(it, A.Def) else ""
+    params = f"({', '.join(ps)})" if ps else ""
     sig = f": {signature(it.signature)} " if it.signature is not None else ""
     one = f"{head} {it.name}{params} {sig}{opener}"
     if len(one) <= HEADER_WIDTH:

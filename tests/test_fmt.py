@@ -135,3 +135,11 @@ def test_convert_to_yaml_and_back_gives_the_same_ast(tmp_path):
 def test_yaml_of_a_block_returning_one_list_literal_round_trips():
     module = parse_module("def f(n: int) {\n    return [x]\n}\n")
     assert parse_yaml(to_yaml(module)) == module
+
+
+def test_a_def_without_parameters_leaves_out_the_parentheses_as_a_model_does():
+    text = "def stem = dense(8) >> relu\n\nmodel m : Tensor[4] -> Tensor[8] =\n    stem\n"
+    assert format_module(parse_module("def stem() = dense(8) >> relu\n\n"
+                                      "model m : Tensor[4] -> Tensor[8] = stem\n")) == (
+        "def stem =\n    dense(8) >> relu\n\nmodel m : Tensor[4] -> Tensor[8] =\n    stem\n")
+    assert parse_module(text) == parse_module(text.replace("def stem =", "def stem() ="))

@@ -150,6 +150,12 @@ CASES = {
         "                        ^^^^\nhint: no layer, def, parameter or wire has that name; a "
         "string is quoted: \"same\" (in YAML: '\"same\"')",
     ),
+    "string_parameter_unquoted": (
+        "model m(act: str = relu) : Tensor[4] -> Tensor[4] =\n    relu\n",
+        "string_parameter_unquoted.cat:1:20: error: default of `act` must be a string, got a "
+        "layer `relu`\n    model m(act: str = relu) : Tensor[4] -> Tensor[4] =\n"
+        "                       ^^^^\nhint: a string is quoted: \"relu\" (in YAML: '\"relu\"')",
+    ),
 }
 
 
