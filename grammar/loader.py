@@ -23,7 +23,12 @@ def read_text(path: Path, span: Span | None = None) -> str:
     except IsADirectoryError:
         raise SpecError(f"`{path}` is a directory, not a spec file", span) from None
     except UnicodeDecodeError as err:
-        raise SpecError(f"`{path}` is not UTF-8 text ({err.reason})", span) from None
+        data = err.object
+        line = data[:err.start].count(b"\n") + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise SpecError(f"`{path}` is not UTF-8 text: byte 0x{data[err.start]:02x} at line {line}, "
+                        f"byte {col} of the line ({err.reason})", span,
+                        "save the file as UTF-8") from None
     except OSError as err:
         raise SpecError(f"cannot read `{path}`: {err.strerror}", span) from None
 

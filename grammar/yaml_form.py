@@ -296,6 +296,28 @@ def _signed(cls, v, span):
     return cls(value=v, span=span)
 
 
+def _refuse_collection_tags(root, file: str) -> None:
+    """A tag on a list or mapping (`!!python/object/apply:… […]`) is refused, as on a
+    scalar: nothing in a spec is constructed from a tag, and a silently ignored one would
+    read as something it is not. Each node is visited once (aliases share nodes)."""
+    loader = _Loader(file)
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _T + "seq":
+                loader.fail(node, f"unsupported YAML tag `{node.tag}` on a list")
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            if node.tag != _T + "map":
+                loader.fail(node, f"unsupported YAML tag `{node.tag}` on a mapping")
+            stack.extend(v for pair in node.value for v in pair)
+
+
 def parse_yaml(text: str, file: str = "<yaml>") -> A.Module:
     """Parse the YAML form into the same AST the text form gives."""
     remember_source(file, text)
@@ -309,6 +331,7 @@ def parse_yaml(text: str, file: str = "<yaml>") -> A.Module:
         raise SpecError(f"invalid YAML: {err.problem or err.context}", span) from None
     except yaml.YAMLError as err:
         raise SpecError(f"invalid YAML: {err}", Span(file, 1, 1)) from None
+    _refuse_collection_tags(root, file)
     try:
         module = _Loader(file).module(root)
     except RecursionError:

@@ -199,3 +199,25 @@ def test_yaml_aliases_of_aliases_are_bounded():
     with pytest.raises(SpecError) as info:
         parse_yaml(text, "<laughs>.yaml")
     assert info.value.message == "the spec expands to more than 200,000 expression nodes"
+
+
+def test_yaml_tags_on_lists_and_mappings_are_refused_not_ignored():
+    text = ("- model: m\n  type: Tensor[4] -> Tensor[4]\n  body:\n"
+            "    seq: !!python/object/apply:os.system [relu, relu]\n")
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "<tag>.yaml")
+    assert info.value.message == ("unsupported YAML tag "
+                                  "`tag:yaml.org,2002:python/object/apply:os.system` on a list")
+    assert (info.value.span.line, info.value.span.col) == (4, 10)
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_the_position(tmp_path):
+    from catspec.grammar.loader import load_ast
+
+    path = tmp_path / "latin.cat"
+    path.write_bytes(b"model m : Tensor[4] -> Tensor[4] =\n    relu # caf\xe9\n")
+    with pytest.raises(SpecError) as info:
+        load_ast(path)
+    assert (info.value.message, info.value.hint) == (
+        f"`{path}` is not UTF-8 text: byte 0xe9 at line 2, byte 15 of the line (invalid "
+        "continuation byte)", "save the file as UTF-8")
