@@ -500,6 +500,7 @@ def train(
     from .runtime.train import (
         check_eval_resolution,
         check_resumable,
+        check_unfinished,
         finish,
         fit,
         latest_run_dir,
@@ -522,8 +523,11 @@ def train(
         if resume:
             chosen["dir"] = run_dir if run_dir is not None else latest_run_dir(meta["model"])
             saved = check_resumable(chosen["dir"], meta)
-            return {"epochs": saved.get("config", {}).get("epochs")} if epochs is None and \
-                saved.get("config", {}).get("epochs") else None
+            planned = saved.get("config", {}).get("epochs")
+            target = epochs if epochs is not None else planned
+            if target is not None:
+                check_unfinished(chosen["dir"], target)
+            return {"epochs": planned} if epochs is None and planned else None
         if run_dir is not None:
             _make_dir(run_dir, "--run-dir")
         return None

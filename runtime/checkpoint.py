@@ -96,6 +96,15 @@ def read_meta(path: Path, missing: str = "no checkpoint `{path}`") -> dict:
     return _untext(arrays["meta"])
 
 
+def read_epoch(path: Path) -> int:
+    """The last finished epoch of a checkpoint (reads that entry alone)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return int(f["epoch"])
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise InputError(f"cannot read the epoch of checkpoint `{path}`: {err}") from None
+
+
 def _read(path: Path, missing: str) -> dict[str, np.ndarray]:
     try:
         loaded = np.load(path, allow_pickle=False)

@@ -115,7 +115,13 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
     if isinstance(source, Record):
         ds = from_generator(source, cfg.spans.get("data"), cfg.seed)
     else:
-        ds = from_file(source)
+        try:
+            ds = from_file(source)
+        except InputError as err:
+            where = cfg.spans.get("data") if data is None else None
+            if where is None:  # --data on the command line: the message names the file
+                raise
+            raise InputError(f"{err} (`data` at {where})") from None
     ds = fit_to_model(ds, model.input_types, model.output_types[0])
     norm = fit_normalizer(ds, model.input_types, model.output_types[0], cfg.normalize)
     return Job(model, cfg, ds, norm, spec, params, meta, isinstance(source, Record))
@@ -403,6 +409,15 @@ def check_resumable(run_dir: Path, meta: dict) -> dict:
     return saved
 
 
+def check_unfinished(run_dir: Path, epochs: int, done: int | None = None) -> None:
+    """Refuse to resume a run that has already trained ``epochs`` epochs."""
+    if done is None:
+        done = ckpt.read_epoch(run_dir / ckpt.CHECKPOINT)
+    if done >= epochs:
+        raise InputError(f"the run in `{run_dir}` has already finished {done} epoch(s); "
+                         f"give --epochs with more than {done} to extend it")
+
+
 def check_eval_resolution(job: Job, resolution: int, probe: bool = True) -> None:
     """Refuse, before training, an ``--eval-resolution`` that cannot be evaluated (with
     ``probe``, the generator is asked for one sample at that grid)."""
@@ -456,9 +471,7 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
         params, opt_state, history = (model.import_params(state["params"]), state["opt_state"],
                                       state["history"])
         start, k_data = state["epoch"], state["key"]
-        if start >= cfg.epochs:
-            raise InputError(f"the run in `{run_dir}` has already finished {start} epoch(s); "
-                             f"give --epochs with more than {start} to extend it")
+        check_unfinished(run_dir, cfg.epochs, start)
         log(f"resuming {run_dir} after epoch {start}")
     run_dir.mkdir(parents=True, exist_ok=True)
     norm = job.norm.arrays()

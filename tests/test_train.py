@@ -186,6 +186,11 @@ def test_cli_train_end_to_end(tmp_path):
     assert again.exit_code == 2
     assert again.stderr == (f"error: `{run}` already holds a run; add --resume to continue it "
                             "or choose another --run-dir\n")
+    finished = runner.invoke(app, ["train", str(spec), "--run-dir", str(run), "--resume",
+                                   "--no-progress", "-s", "width=4"])
+    assert finished.exit_code == 3 and finished.stdout == ""  # refused before any data
+    assert finished.stderr == (f"error: the run in `{run}` has already finished 2 epoch(s); "
+                               "give --epochs with more than 2 to extend it\n")
 
 
 def test_cli_train_generated_data_and_eval_resolution(tmp_path):
@@ -462,3 +467,12 @@ def test_resume_compares_what_the_passes_run_not_their_spelling():
     assert _differences({**base, "passes": "O2"}, {
         **base, "passes": "canonicalize+cse+dce,fold-constants,repeat-to-scan,dce"}) == []
     assert _differences({**base, "passes": "O2"}, base) == ["passes O2 -> none"]
+
+
+def test_a_missing_data_file_named_in_the_spec_points_at_the_spec(tmp_path):
+    spec = write_spec(tmp_path)
+    (tmp_path / "data.npz").unlink()
+    with pytest.raises(InputError) as err:
+        prepare(spec)
+    assert str(err.value) == (f"no such data file `{tmp_path / 'data.npz'}` (`data` at "
+                              f"{spec}:4:12)")
