@@ -107,9 +107,7 @@ def _lora(table, op, instance, slots, spec, instances, reuse):
     rank = args["rank"]
     if not isinstance(rank, int) or rank < 1:
         raise SpecError(f"`lora`: rank must be a positive integer, got {rank!r}", spec.span)
-    if len(base.shape) < 2:
-        raise SpecError(f"`lora` needs a matrix parameter; `{name}` has shape {base.shape}",
-                        spec.span)
+    _matrix_dims(spec, name, base.shape, op)
     owner = base.path.rsplit("/", 1)[0]
     if base.trainable and owner != instance and not reuse:
         # tied to another layer: freezing the shared weight would stop training it there too
@@ -136,8 +134,15 @@ def _lora(table, op, instance, slots, spec, instances, reuse):
     return {**slots, name: derived}
 
 
-def _matrix_dims(spec: ReparamSpec, name: str, shape: tuple[int, ...]) -> tuple[int, int]:
+def _matrix_dims(spec: ReparamSpec, name: str, shape: tuple[int, ...],
+                 op: OpDef | None = None) -> tuple[int, int]:
     """A weight as a matrix: all leading axes are rows, the last axis is columns (outputs)."""
+    if op is not None and "complex_pairs" in op.traits and name == op.main_param:
+        raise SpecError(
+            f"`{spec.name}` needs a real matrix whose last axis is the output; `{op.surface}` "
+            f"keeps complex weights as (re, im) pairs in the last axis of `{name}` "
+            f"{tuple(shape)}", spec.span, "use it on dense or conv layers around the "
+            "operator (`freeze` and `tie` work on any parameter)")
     if len(shape) < 2:
         raise SpecError(f"`{spec.name}` needs a matrix parameter; `{name}` has shape {shape}",
                         spec.span)
@@ -162,7 +167,7 @@ def _weight_norm(table, op, instance, slots, spec, instances, reuse):
     args = _bind(spec, ["param"], {"param": None})
     name = _target(spec, op, slots, args["param"])
     base = table[slots[name]]
-    _, cols = _matrix_dims(spec, name, base.shape)
+    _, cols = _matrix_dims(spec, name, base.shape, op)
     g_path = f"{instance}/{name}_g"
     if not (reuse and g_path in table):
         table.add(ParamSlot(g_path, (cols,), base.dtype, init="ones"))
@@ -176,7 +181,7 @@ def _spectral_norm(table, op, instance, slots, spec, instances, reuse):
     args = _bind(spec, ["iters", "param"], {"iters": 0, "param": None})
     name = _target(spec, op, slots, args["param"])
     base = table[slots[name]]
-    _matrix_dims(spec, name, base.shape)
+    _matrix_dims(spec, name, base.shape, op)
     iters = args["iters"]
     if not isinstance(iters, int) or isinstance(iters, bool) or iters < 0:
         raise SpecError(f"`spectral_norm`: iters must be a non-negative int, got {iters!r}",
@@ -192,7 +197,7 @@ def _orthogonal(table, op, instance, slots, spec, instances, reuse):
     args = _bind(spec, ["reflections", "param"], {"reflections": None, "param": None})
     name = _target(spec, op, slots, args["param"])
     base = table[slots[name]]
-    rows, cols = _matrix_dims(spec, name, base.shape)
+    rows, cols = _matrix_dims(spec, name, base.shape, op)
     n = max(rows, cols)
     k = args["reflections"] if args["reflections"] is not None else n
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n:
@@ -217,7 +222,7 @@ def _phm(table, op, instance, slots, spec, instances, reuse):
     args = _bind(spec, ["n", "param"], {"param": None})
     name = _target(spec, op, slots, args["param"])
     base = table[slots[name]]
-    rows, cols = _matrix_dims(spec, name, base.shape)
+    rows, cols = _matrix_dims(spec, name, base.shape, op)
     n = args["n"]
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise SpecError(f"`phm`: n must be a positive int, got {n!r}", spec.span)

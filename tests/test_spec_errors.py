@@ -156,6 +156,14 @@ CASES = {
         "layer `relu`\n    model m(act: str = relu) : Tensor[4] -> Tensor[4] =\n"
         "                       ^^^^\nhint: a string is quoted: \"relu\" (in YAML: '\"relu\"')",
     ),
+    "lora_spectral": (
+        "model m : Field[x: 16, c: 2] -> Field[x: 16, c: 2] =\n    spectral_conv(4, 2) with lora(2)\n",
+        "lora_spectral.cat:2:30: error: `lora` needs a real matrix whose last axis is the "
+        "output; `spectral_conv` keeps complex weights as (re, im) pairs in the last axis of "
+        "`w` (4, 2, 2, 2)\n        spectral_conv(4, 2) with lora(2)\n"
+        "                                 ^^^^^^^\nhint: use it on dense or conv layers around "
+        "the operator (`freeze` and `tie` work on any parameter)",
+    ),
 }
 
 

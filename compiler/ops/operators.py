@@ -126,7 +126,7 @@ register(OpDef(
          doc="periodic: the grid is one period; even: mirror the samples first (period "
              "twice the domain, no jump at the edges of a non-periodic field)")),
     fixed(1, 1), _spectral_infer, _spectral_params,
-    traits=frozenset({"pure", "linear"}), main_param="w",
+    traits=frozenset({"pure", "linear", "complex_pairs"}), main_param="w",
     doc="FNO spectral convolution: rfftn over the grid, a complex in->out matrix per kept "
         "low mode (both signs on non-last axes), zero the rest, irfftn to the input grid. "
         "endpoint=true: on grids that hold x=0 and x=1, the two ends are one point of the "

@@ -65,7 +65,8 @@ class OpDef:
     act on by default. Traits: ``pure``, ``elementwise``, ``structural``,
     ``commutative``, ``linear``, ``convolution`` (lowers to an XLA convolution: XLA:CPU
     runs those inside loops several times slower, which ``repeat-to-scan`` and the
-    training loop take into account).
+    training loop take into account), ``complex_pairs`` (the main weight holds complex
+    numbers as (re, im) in its last axis: not a real matrix for the matrix clauses).
     """
 
     name: str
