@@ -161,8 +161,8 @@ class Evaluator:
         if e.id in BUILTINS:
             return BuiltinCtor(e.id)
         known = env.names() | set(SURFACE) | set(BUILTINS)
-        quoted = ("""no layer, def, parameter or wire has that name; a string is quoted: """
-                  """"{name}" (in YAML: '"{name}"')""".format(name=e.id))
+        quoted = ("no layer, def, parameter or wire has that name; a string is quoted: "
+                  f"\"{e.id}\" (in YAML: '\"{e.id}\"')")
         raise SpecError(f"unknown name `{e.id}`", e.span, did_you_mean(e.id, known) or quoted)
 
     def eval_Attr(self, e, env):
