@@ -14,11 +14,19 @@ from pathlib import Path
 from .backends.jax.model import Model
 from .compiler.elaborate import elaborate, load_module, module_from_text
 from .compiler.ir import Graph
+from .errors import SpecError
 
 
 def _is_path(spec: str | Path) -> bool:
     if isinstance(spec, Path):
         return True
+    if not isinstance(spec, str):
+        from .errors import UsageError
+
+        raise UsageError(f"a spec is a path (str or Path) or spec text, got "
+                         f"{type(spec).__name__}")
+    if "\n" not in spec and Path(spec).is_dir():
+        return True  # refused by the loader as a directory, not parsed as spec text
     return "\n" not in spec and spec.endswith((".cat", ".yaml", ".yml"))
 
 
@@ -40,6 +48,19 @@ def load(spec: str | Path, model: str | None = None, **overrides) -> Graph:
     return graph
 
 
+def _refuse_misspelt_keyword(err: SpecError, overrides: dict) -> None:
+    """``compile(…, pases="O2")`` reads `pases` as a model parameter: when the model has no
+    such parameter and the name is near one of compile's own keywords, say that."""
+    from .errors import UsageError, did_you_mean
+
+    for key in overrides:
+        if err.message.endswith(f"has no parameter `{key}`"):
+            hint = did_you_mean(key, ["passes", "train", "model"])
+            if hint:
+                raise UsageError(f"compile() has no keyword `{key}` ({hint}); other keywords "
+                                 "are the model's parameters") from None
+
+
 def compile(  # noqa: A001 - the natural name for what it does
     spec: str | Path | Graph,
     model: str | None = None,
@@ -57,7 +78,21 @@ def compile(  # noqa: A001 - the natural name for what it does
         train: lower in training mode (dropout active).
         **overrides: values for the model's parameters.
     """
-    graph = spec if isinstance(spec, Graph) else load(spec, model, **overrides)
+    if isinstance(spec, Graph):
+        if model is not None or overrides:
+            from .errors import UsageError
+
+            given = ", ".join(([f"model={model!r}"] if model is not None else [])
+                              + [f"{k}=…" for k in overrides])
+            raise UsageError(f"compile() of a Graph takes no {given}: the graph is already "
+                             "elaborated; pass them to catspec.load, or compile the spec")
+        graph = spec
+    else:
+        try:
+            graph = load(spec, model, **overrides)
+        except SpecError as err:
+            _refuse_misspelt_keyword(err, overrides)
+            raise
     if passes:
         from .compiler.passes import run_passes
 

@@ -150,6 +150,8 @@ def bind_model_params(model: A.Model, env: Env, ev: Evaluator, overrides: dict) 
     for p in model.params:
         if p.name in overrides:
             raw = overrides[p.name]
+            if getattr(raw, "shape", None) == () and hasattr(raw, "item"):
+                raw = raw.item()  # a NumPy or JAX scalar from Python code: its plain value
             span = override_span(p.name, raw)
             try:
                 value = parse_override(raw, p.type) if isinstance(raw, str) else raw

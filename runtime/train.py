@@ -79,6 +79,8 @@ def prepare(spec: str | Path, model_name: str | None = None, overrides: dict | N
     params = bind_model_params(item, module.env, ev, overrides or {})
     cfg = parse_train(item, module.env.child(**params))
     if epochs is not None:
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise InputError(f"epochs is a positive int, got {epochs!r}")
         cfg.epochs = epochs
     if seed is not None:
         cfg.seed = seed
@@ -455,6 +457,7 @@ def fit(job: Job, run_dir: Path, *, resume: bool = False,
     ``on_epoch(epoch, metrics)`` runs after each epoch's checkpoint is written (tests use it
     to interrupt a run). Returns the final parameters, the metrics history and final metrics.
     """
+    run_dir = Path(run_dir)
     cfg, trainer = job.cfg, Trainer(job)
     k_init, k_data = jax.random.split(jax.random.key(cfg.seed))
     params = job.model.init(k_init)

@@ -415,8 +415,8 @@ def test_model_imports_and_exports_parameters_across_layouts():
     with pytest.raises(LoweringError) as err:
         opt.import_params({"dense_0": params["dense_0"]})
     assert str(err.value) == (
-        "parameter @scan/block_0/dense_0/w of `rmlp` is missing from the given parameters "
-        "(and 3 more): give a tree in the layout of the spec as written (what the unoptimized "
+        "parameter @block_0/dense_0/w of `rmlp` is missing from the given parameters "
+        "(and 11 more): give a tree in the layout of the spec as written (what the unoptimized "
         "model's init returns)")
 
 

@@ -476,3 +476,13 @@ def test_a_missing_data_file_named_in_the_spec_points_at_the_spec(tmp_path):
         prepare(spec)
     assert str(err.value) == (f"no such data file `{tmp_path / 'data.npz'}` (`data` at "
                               f"{spec}:4:12)")
+
+
+def test_prepare_refuses_zero_epochs_and_fit_takes_a_string_run_dir(tmp_path):
+    spec = write_spec(tmp_path)
+    with pytest.raises(InputError) as err:
+        prepare(spec, epochs=0)
+    assert str(err.value) == "epochs is a positive int, got 0"
+    result = fit(prepare(spec, epochs=1), str(tmp_path / "run"), log=lambda s: None,
+                 progress=False)
+    assert result.run_dir == tmp_path / "run" and (tmp_path / "run" / "checkpoint.npz").exists()

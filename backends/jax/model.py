@@ -86,6 +86,23 @@ class Model:
         given tree nor a recorded stacking provides is a ``LoweringError`` naming it.
         """
         layout = getattr(self.graph.params, "layout", None)
+        given = flatten(params, what="the parameters")
+        if layout is not None:
+            # named in the spec's layout, before stacking: a missing or misshapen copy is
+            # `@block_3/…`, not the stack it would go into
+            stacked = {old for _, olds in layout.stacks for old in olds}
+            lacking = []
+            for slot in layout.original.roots():
+                if slot.path in given:
+                    check_shape(slot, given[slot.path], f" of `{self.graph.name}`")
+                elif slot.path in stacked:
+                    lacking.append(slot.path)
+            if lacking:
+                more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
+                raise LoweringError(
+                    f"parameter @{lacking[0]} of `{self.graph.name}` is missing from the given "
+                    f"parameters{more}: give a tree in the layout of the spec as written (what "
+                    "the unoptimized model's init returns)")
         out = layout.to_optimized(self.graph.params, params) if layout is not None else params
         have = flatten(out)
         roots = self.graph.params.roots()
@@ -103,6 +120,16 @@ class Model:
     def export_params(self, params: dict) -> dict:
         """This model's parameters -> the layout of the spec as written (the inverse of
         ``import_params``; slots a pass removed as dead stay missing)."""
+        have = flatten(params, what="the parameters")
+        roots = self.graph.params.roots()
+        missing = [s.path for s in roots if s.path not in have]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise LoweringError(f"parameter @{missing[0]} of `{self.graph.name}` is missing from "
+                                f"the given parameters{more}: give a tree in this model's layout "
+                                "(what its init returns)")
+        for s in roots:  # a stack of the wrong length would unstack to the wrong copies
+            check_shape(s, have[s.path], f" of `{self.graph.name}`")
         layout = getattr(self.graph.params, "layout", None)
         return layout.to_original(params) if layout is not None else params
 
@@ -158,6 +185,9 @@ class Model:
 
     def _batched(self, params, *inputs, key=None):
         env = self.bind_dims(inputs)
+        # Within a kind, arrays run at the declared dtype (float64 data, or float64 under
+        # jax_enable_x64, on an f32 model would otherwise promote the whole computation).
+        inputs = tuple(_as_declared(x, t) for x, t in zip(inputs, self.input_types))
         slots = resolve(self.graph.params, params)
         ctx = LowerCtx(dims=env, key=key, train=self.train, slots=slots)
 
@@ -182,14 +212,15 @@ class Model:
 
         Returns one array for a single-output model, else a tuple.
         """
+        inputs = tuple(_as_array(x, i) for i, x in enumerate(inputs))
         self.bind_dims(inputs)  # fail here, with a clear message, not inside tracing
-        return self._apply(params, *inputs, key=key)
+        return self._apply(params, *inputs, key=_as_key(key))
 
     __call__ = apply
 
     def apply_unjitted(self, params, *inputs, key=None):
         """The same function without ``jax.jit`` (for composing inside your own jit)."""
-        return self._batched(params, *inputs, key=key)
+        return self._batched(params, *inputs, key=_as_key(key))
 
     # -- convenience --------------------------------------------------------------
     def example_inputs(self, key: jax.Array | int = 0, batch: int = 2,
@@ -198,13 +229,21 @@ class Model:
         if isinstance(key, int):
             key = jax.random.key(key)
         dims = dict(dims or {})
+        free = set().union(*(t.symbols for t in self.input_types))
+        for name, size in dims.items():
+            if name not in free:
+                raise InputError(
+                    f"`{name}` is not a free size of `{self.graph.name}`'s inputs; "
+                    + (f"they have {', '.join(sorted(free))}" if free else "they have none"))
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+                raise InputError(f"the size of `{name}` is a positive int, got {size!r}")
         out = []
         for i, t in enumerate(self.input_types):
             missing = sorted(t.symbols - set(dims))
             if missing:
                 raise InputError(
-                    f"input {i} has free size(s) {', '.join(missing)}; give them, "
-                    f"e.g. --dim {missing[0]}=64"
+                    f"input {i} has free size(s) {', '.join(missing)}; give them "
+                    f"(dims={{{missing[0]!r}: 64}}; --dim {missing[0]}=64 at the CLI)"
                 )
             shape = (batch, *(evaluate(s, dims) for s in t.shape))
             k = jax.random.fold_in(key, i)
@@ -244,6 +283,37 @@ def _check_dtype_kind(x, t: TensorType, what: str) -> None:
         f"hint: convert the array first, e.g. `x.astype({module}.{want.name})`; catspec does "
         "not cast between integer, floating-point and bool inputs"
     )
+
+
+def _as_array(x, i: int):
+    """An input as given, or a nested list as an array; ``None`` is refused by name."""
+    if x is None:
+        raise InputError(f"input {i} is None; give an array with a leading batch axis")
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    return x
+
+
+def _as_declared(x, t: TensorType):
+    want = jnp.dtype(NUMPY_DTYPE[t.dtype])
+    return x if x.dtype == want else x.astype(want)
+
+
+def _as_key(key):
+    """``key=`` as a PRNG key: an int seeds one (as ``init`` accepts), a key array must be
+    a single key."""
+    if key is None:
+        return None
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return jax.random.key(int(key))
+    if not hasattr(key, "shape"):
+        raise InputError(f"key= is a PRNG key (jax.random.key(seed)) or an int seed, got "
+                         f"{type(key).__name__}")
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if (typed and key.shape != ()) or (not typed and key.shape != (2,)):
+        raise InputError(f"key= is one PRNG key, got an array of keys of shape {key.shape}; "
+                         "the model splits it per example itself")
+    return key
 
 
 def _fmt_env(env: dict[str, int]) -> str:

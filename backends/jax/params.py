@@ -54,8 +54,11 @@ def nest(flat: dict[str, object]) -> dict:
     return tree
 
 
-def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+def flatten(tree: dict, prefix: str = "", what: str = "the parameters") -> dict[str, object]:
     """Inverse of ``nest``."""
+    if not isinstance(tree, dict):
+        raise LoweringError(f"{what} are a nested dict keyed by instance names (what init "
+                            f"returns), got {type(tree).__name__}")
     out = {}
     for k, v in tree.items():
         path = f"{prefix}/{k}" if prefix else k
@@ -153,10 +156,27 @@ def _phm(inputs: dict, attrs: dict, shape):
 
 def check_shape(slot, value, owner: str = "") -> None:
     """A given parameter value must have its slot's shape (``LoweringError`` otherwise)."""
+    if isinstance(value, (list, tuple, dict)) or value is None:
+        raise LoweringError(f"parameter @{slot.path}{owner} is a {type(value).__name__} in the "
+                            "given parameters; give an array")
     shape = tuple(jnp.shape(value))
     if shape != tuple(slot.shape):
         raise LoweringError(f"parameter @{slot.path}{owner} has shape {shape} in the given "
                             f"parameters; the model needs {tuple(slot.shape)}")
+
+
+def _of_slot_dtype(slot, value):
+    """A parameter at its slot's dtype: cast within a kind of number (a float64 checkpoint
+    under jax_enable_x64), refused across kinds (integer weights for a float slot)."""
+    want = jnp.dtype(NUMPY_DTYPE[slot.dtype])
+    dtype = jnp.result_type(value)
+    if dtype == want:
+        return value
+    kinds = (jnp.bool_, jnp.integer, jnp.floating, jnp.complexfloating)
+    if not any(jnp.issubdtype(dtype, k) and jnp.issubdtype(want, k) for k in kinds):
+        raise LoweringError(f"parameter @{slot.path} has dtype {dtype} in the given parameters; "
+                            f"the model needs {want}")
+    return jnp.asarray(value).astype(want)
 
 
 def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
@@ -173,6 +193,7 @@ def resolve(table: ParamTable, tree: dict) -> dict[str, jax.Array]:
                     f"parameter @{slot.path} is missing from the given parameters"
                 ) from None
             check_shape(slot, value)
+            value = _of_slot_dtype(slot, value)
             out[slot.path] = value if slot.trainable else jax.lax.stop_gradient(value)
         else:
             d = slot.derive

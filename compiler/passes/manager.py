@@ -99,6 +99,10 @@ def expand(passes: str | list[str]) -> list[str]:
     """Pass list (string or list) -> entries, with pipeline names expanded; unknown names fail."""
     if isinstance(passes, str) and not passes.strip():
         return []  # "" runs nothing, like []
+    if not isinstance(passes, (str, list, tuple)) or \
+            (not isinstance(passes, str) and not all(isinstance(p, str) for p in passes)):
+        raise PassError(f"passes are a string like \"O2\" or \"canonicalize,cse\", or a list of "
+                        f"pass names; got {passes!r}")
     items = passes.split(",") if isinstance(passes, str) else list(passes)
     out: list[str] = []
     for item in (i.strip() for i in items):
