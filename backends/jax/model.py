@@ -271,7 +271,8 @@ def _check_dtype_kind(x, t: TensorType, what: str) -> None:
     """An array whose kind of element differs from the declared one (floats for integer
     token ids, integers or bools for floats, …) is refused, not cast: a cast would silently
     truncate ids, and float ids would fail deep inside tracing. Within a kind the array is
-    used as given (float64 or float16 data on a f32 model, int64 ids on an i32 model)."""
+    cast to the declared dtype (float64 or float16 data on an f32 model, int64 ids on an i32
+    model)."""
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     want = jnp.dtype(NUMPY_DTYPE[t.dtype])
     kind = _dtype_kind(want)
