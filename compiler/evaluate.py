@@ -275,9 +275,7 @@ class Evaluator:
                 f"outputs as inputs; {m.describe()} is {m.n_in} -> {m.n_out}",
                 e.left.span,
             )
-        if times == 0:
-            return IdM(m.n_in, m.n_in, e.span)
-        return RepeatM(m, times, False, e.span)
+        return RepeatM(m, times, False, e.span)  # f ^ 0 unrolls no copy: the identity
 
     def eval_With(self, e, env):
         m = self.morphism(e.expr, env)
@@ -292,9 +290,11 @@ class Evaluator:
 
     def eval_As(self, e, env):
         m = self.morphism(e.expr, env)
-        if isinstance(m, OpM):
-            # Name the op instance itself, so its slots are `name/w`, not `name/dense_0/w`.
-            return ScopeM(e.name, _NamedOp(m), explicit=True, span=e.span)
+        named = _name_the_op(m)
+        if named is not None:
+            # Name the op instance itself, so its slots are `name/w`, not `name/dense_0/w`
+            # (also through `with` clauses: `dense(4) with freeze as a` is the layer `a`).
+            return ScopeM(e.name, named, explicit=True, span=e.span)
         return ScopeM(e.name, m, explicit=True, span=e.span)
 
     # -- calls -------------------------------------------------------------------------
@@ -509,6 +509,17 @@ def _only_positional(name, args, kwargs, n, span):
 
 
 # -- argument binding -----------------------------------------------------------------------
+
+
+def _name_the_op(m):
+    """``m`` with its single op taking the scope's own name, through ``with`` wrappers;
+    ``None`` when ``m`` is not one op."""
+    if isinstance(m, OpM):
+        return _NamedOp(m)
+    if isinstance(m, WithM):
+        inner = _name_the_op(m.body)
+        return None if inner is None else WithM(inner, m.reparam, m.span)
+    return None
 
 
 def check_value(kind: str, value, what: str, span, choices=None):

@@ -433,3 +433,14 @@ def test_fold_region_survives_json_and_verify_checks_it():
     tanh.out_types = (catspec.compiler.types.TensorType((5,)),)
     with pytest.raises(IRVerifyError, match="fold_0/tanh_0"):
         g.verify()
+
+
+def test_tie_of_zero_copies_is_the_identity_and_as_after_with_names_the_layer():
+    assert [n.op for n in catspec.load(
+        "model m : Tensor[4] -> Tensor[4] = tie(dense(4) ^ 0)").nodes()] == [
+        "io.input", "io.output"]
+    g = catspec.load('model m : Tensor[4] -> Tensor[4] = '
+                     'dense(4) with freeze as a >> dense(4) with tie("a")')
+    assert [n.name for n in g.nodes()] == ["x", "a", "dense_0", "output"]
+    assert g.node_by_name("dense_0").params == {"w": "a/w", "b": "a/b"}
+    assert [(s.path, s.trainable) for s in g.params] == [("a/w", False), ("a/b", False)]

@@ -488,3 +488,18 @@ def test_register_pass_checks_names():
                               "@register_pass above `class MyPass(Pass)`), got "
                               "test_register_pass_checks_names.<locals>.Shadow()")
     assert "shadow" not in PASSES
+
+
+def test_dce_after_repeat_to_scan_forgets_the_views_of_a_dead_node_in_the_body():
+    graph = catspec.load("model m : Tensor[4] -> Tensor[4] = "
+                         "(copy >> (relu @ (dense(4) >> drop))) ^ 2")
+    opt = run_passes(graph, "repeat-to-scan,dce")
+    assert opt.node_by_name("scan").attrs["stacked"] == ()
+    assert list(opt.params.slots) == []
+    reread = run_passes(catspec.parse_ir(catspec.print_ir(run_passes(graph, "repeat-to-scan"))),
+                        "dce")
+    assert catspec.print_ir(reread) == catspec.print_ir(opt)
+    m0, m1 = Model(graph), Model(opt)
+    p0 = m0.init(0)
+    x = jax.random.normal(jax.random.key(1), (2, 4))
+    np.testing.assert_allclose(m1(m1.import_params(p0), x), m0(p0, x), rtol=1e-6)

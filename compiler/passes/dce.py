@@ -43,4 +43,21 @@ class DeadCodeElimination(Pass):
 
     def apply(self, graph: Graph) -> bool:
         changed = dce_graph(graph)
-        return drop_dead_slots(graph) > 0 or changed
+        dropped = drop_dead_slots(graph) > 0
+        if dropped:
+            _forget_dropped_views(graph, graph)
+        return dropped or changed
+
+
+def _forget_dropped_views(graph: Graph, root: Graph) -> None:
+    """A scan whose body lost the only reader of a per-iteration view (its dead node was
+    removed above) stops binding that view: the view and its stack were dropped."""
+    table = root.params
+    for node in graph.nodes():
+        if node.op == "ctl.scan":
+            kept = tuple((view, stack) for view, stack in node.attrs["stacked"]
+                         if view in table and stack in table)
+            if kept != tuple(node.attrs["stacked"]):
+                node.attrs = {**node.attrs, "stacked": kept}
+        if node.region is not None:
+            _forget_dropped_views(node.region, root)
