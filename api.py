@@ -14,15 +14,13 @@ from pathlib import Path
 from .backends.jax.model import Model
 from .compiler.elaborate import elaborate, load_module, module_from_text
 from .compiler.ir import Graph
-from .errors import SpecError
+from .errors import SpecError, UsageError
 
 
 def _is_path(spec: str | Path) -> bool:
     if isinstance(spec, Path):
         return True
     if not isinstance(spec, str):
-        from .errors import UsageError
-
         raise UsageError(f"a spec is a path (str or Path) or spec text, got "
                          f"{type(spec).__name__}")
     if "\n" not in spec and Path(spec).is_dir():
@@ -51,7 +49,7 @@ def load(spec: str | Path, model: str | None = None, **overrides) -> Graph:
 def _refuse_misspelt_keyword(err: SpecError, overrides: dict) -> None:
     """``compile(…, pases="O2")`` reads `pases` as a model parameter: when the model has no
     such parameter and the name is near one of compile's own keywords, say that."""
-    from .errors import UsageError, did_you_mean
+    from .errors import did_you_mean
 
     for key in overrides:
         if err.message.endswith(f"has no parameter `{key}`"):
@@ -80,8 +78,6 @@ def compile(  # noqa: A001 - the natural name for what it does
     """
     if isinstance(spec, Graph):
         if model is not None or overrides:
-            from .errors import UsageError
-
             given = ", ".join(([f"model={model!r}"] if model is not None else [])
                               + [f"{k}=…" for k in overrides])
             raise UsageError(f"compile() of a Graph takes no {given}: the graph is already "

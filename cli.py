@@ -142,8 +142,6 @@ def out_of_memory_message(err: BaseException) -> str | None:
 def _check_fits_in_memory(trees) -> None:
     """Refuse (exit 3, as for XLA's out-of-memory) arrays larger in all than this machine's
     memory, from their shapes alone."""
-    import os
-
     import jax
 
     need = sum(int(a.size) * a.dtype.itemsize for t in trees if t is not None
@@ -391,9 +389,9 @@ def run(
                                 jax.random.key(seed + 1))
     # XLA aborts the process on some allocations far beyond the machine (it reports most as
     # RESOURCE_EXHAUSTED): what is about to be made is checked against its memory first.
-    outputs = jax.eval_shape(
-        (lambda p, *x: m(p, *x)) if new_params is not None else apply,
-        *([new_params] if new_params is not None else []), *(new_xs or xs))
+    shaped_xs = new_xs if new_xs is not None else xs
+    outputs = (jax.eval_shape(apply, *shaped_xs) if new_params is None
+               else jax.eval_shape(m, new_params, *shaped_xs))
     _check_fits_in_memory([new_params, new_xs, outputs])
     if new_params is not None:
         made["params"] = m.init(jax.random.key(seed))

@@ -12,8 +12,8 @@ import sys
 
 RECURSION_LIMIT = 50_000
 
-# Nodes one elaborated graph may hold (regions included). The front end handles about
-# 3,000 nodes a second (docs/BENCHMARKS.md), so this is minutes of work; `f ^ n` checks
+# Nodes one elaborated graph may hold (regions included). The front end and -O1 took
+# 4.1 s for 10,002 nodes (docs/BENCHMARKS.md), so this is minutes of work; `f ^ n` checks
 # it before unrolling, from the size of its first copy.
 MAX_GRAPH_NODES = 500_000
 

@@ -522,6 +522,11 @@ def _name_the_op(m):
     return None
 
 
+# How messages name the kinds of argument values.
+KIND_TEXT = {"int": "an int", "float": "a number", "bool": "a bool", "str": "a string",
+             "ints": "a list of ints", "int_or_ints": "an int or a list of ints"}
+
+
 def check_value(kind: str, value, what: str, span, choices=None):
     """Check (and coerce int -> float) one argument value against its declared kind."""
     ok = False
@@ -550,8 +555,7 @@ def check_value(kind: str, value, what: str, span, choices=None):
     elif kind == "any":
         ok = True
     if not ok:
-        want = {"int": "an int", "float": "a number", "bool": "a bool", "str": "a string",
-                "ints": "a list of ints", "int_or_ints": "an int or a list of ints"}.get(kind, kind)
+        want = KIND_TEXT.get(kind, kind)
         got = (f"{kind_of(value)}, {value.describe()}" if isinstance(value, Morphism)
                else f"{kind_of(value)} `{_show(value)}`")
         hint = None

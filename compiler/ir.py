@@ -186,14 +186,12 @@ class Graph:
         try:
             return node.out_types[port]
         except (IndexError, TypeError):
-            raise self._no_port(node, port) from None
+            from ..errors import IRVerifyError
 
-    def _no_port(self, node: Node, port) -> Exception:
-        from ..errors import IRVerifyError
-
-        n = len(node.out_types)
-        return IRVerifyError(f"node {node.id} (`{node.name}`) of graph `{self.name}` has no "
-                             f"output {port!r}; it has {n} output{'s' if n != 1 else ''}")
+            n = len(node.out_types)
+            raise IRVerifyError(f"node {node.id} (`{node.name}`) of graph `{self.name}` has no "
+                                f"output {port!r}; it has {n} output{'s' if n != 1 else ''}"
+                                ) from None
 
     def inputs_of(self, node_id: int | Node) -> list[Wire]:
         """The wires feeding node ``node_id`` (an id or a ``Node``), in port order."""

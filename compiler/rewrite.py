@@ -722,7 +722,7 @@ def _check_owners(region: Graph) -> None:
 
     while region.parent is not None:
         outer = region.parent
-        owner = next(n for n in outer.nodes() if n.region is region)
+        owner = next(outer.node(i) for i in outer.g.nodes if outer.node(i).region is region)
         check = VERIFIERS.get(owner.op)
         if check is not None:
             check(outer, owner)

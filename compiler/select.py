@@ -133,13 +133,12 @@ def node_by_name(graph: Graph, name: str) -> Node:
     or if several nodes carry the name (the copies of a tied repetition share theirs)."""
     found = _find(graph, name)
     if not found:
-        boundary = [n for n in select(graph, recursive=True) if n.name == name]
-        if boundary:
+        names = [n.name for n in select(graph, recursive=True) if n.name]
+        if name in names:  # only a region's own boundary node carries it
             raise IRVerifyError(
                 f"`{name}` is a boundary node of a region inside graph `{graph.name}`; look it "
                 f"up in that region's graph (graph.node_by_name(<control node>).region"
                 f".node_by_name({name!r}))")
-        names = [n.name for n in select(graph, recursive=True) if n.name]
         hint = did_you_mean(name, names)
         raise IRVerifyError(f"no node named `{name}` in graph `{graph.name}`"
                             + (f"; {hint}" if hint else ""))

@@ -179,8 +179,6 @@ CONTROL_KEYS = {
     "ctl.map": ("axis",),
     "ctl.const": ("value",),
 }
-_KINDS = {"int": "an int", "float": "a number", "bool": "a bool", "str": "a string",
-          "ints": "a list of ints", "int_or_ints": "an int or a list of ints"}
 
 
 def read_attributes(node: Node, where: str | None = None) -> None:
@@ -236,6 +234,7 @@ def _bound_attributes(op_name: str, attrs: dict) -> dict:
 
 def _bind(op, attrs: dict) -> dict:
     """``attrs`` checked against ``op``'s arguments, defaults filled in, declaration order."""
+    from .evaluate import KIND_TEXT
     from .ops.registry import REQUIRED
     from .rewrite import bind_attrs
 
@@ -245,7 +244,7 @@ def _bind(op, attrs: dict) -> dict:
     if all(k in defaults for k in given):  # else bind_attrs names the unknown one first
         for a in op.args:
             if a.default is REQUIRED and a.name not in given:
-                want = _KINDS.get(a.kind, a.kind)
+                want = KIND_TEXT.get(a.kind, a.kind)
                 raise IRVerifyError(f"`{op.surface}` is missing its argument `{a.name}` "
                                     f"({want}, with no default)")
     bind_attrs(op, given)  # unknown names and kinds of values, as the spec checker says them

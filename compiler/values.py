@@ -288,7 +288,6 @@ _KINDS = {
 }
 
 
-
 def check_composable(f: Morphism, g: Morphism, span: Span | None) -> None:
     if f.n_out != g.n_in:
         raise SpecError(

@@ -90,7 +90,7 @@ def read_trained(path: Path, params_like: dict) -> dict:
 
 def read_meta(path: Path, missing: str = "no checkpoint `{path}`") -> dict:
     """The run's metadata (model, spec, spec parameters, train config) from a checkpoint."""
-    arrays = _read(path, missing)
+    arrays = _read(path, missing, ("meta",))
     if "meta" not in arrays:
         raise InputError(f"checkpoint `{path}` has no run metadata")
     return _untext(arrays["meta"])
@@ -98,21 +98,22 @@ def read_meta(path: Path, missing: str = "no checkpoint `{path}`") -> dict:
 
 def read_epoch(path: Path) -> int:
     """The last finished epoch of a checkpoint (reads that entry alone)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return int(f["epoch"])
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise InputError(f"cannot read the epoch of checkpoint `{path}`: {err}") from None
+    arrays = _read(path, "no checkpoint `{path}`", ("epoch",))
+    if "epoch" not in arrays:
+        raise InputError(f"checkpoint `{path}` has no epoch count")
+    return int(arrays["epoch"])
 
 
-def _read(path: Path, missing: str) -> dict[str, np.ndarray]:
+def _read(path: Path, missing: str, keys: tuple[str, ...] | None = None
+          ) -> dict[str, np.ndarray]:
+    """The archive's arrays (only ``keys`` of them, those present, when given)."""
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a .npy array, not a checkpoint archive
             raise InputError(f"`{path}` holds one array, not a checkpoint: give a run "
                              "directory or its checkpoint.npz")
         with loaded as f:
-            return {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files if keys is None or k in keys}
     except FileNotFoundError:
         raise InputError(missing.format(path=path)) from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:

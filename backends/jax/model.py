@@ -18,8 +18,12 @@ from ...compiler.dims import bind, evaluate
 from ...compiler.ir import Graph, Node, Wire
 from ...compiler.types import NUMPY_DTYPE, TensorType, bundle_str
 from ...errors import InputError, LoweringError
-from .params import check_shape, flatten, init_params, resolve
+from .params import check_shape, dtype_kind, flatten, init_params, resolve
 from .rules import RULES, LowerCtx
+
+
+_SPEC_LAYOUT = ("give a tree in the layout of the spec as written (what the unoptimized "
+                "model's init returns)")
 
 
 @dataclass(frozen=True)
@@ -86,52 +90,39 @@ class Model:
         given tree nor a recorded stacking provides is a ``LoweringError`` naming it.
         """
         layout = getattr(self.graph.params, "layout", None)
-        given = flatten(params, what="the parameters")
         if layout is not None:
             # named in the spec's layout, before stacking: a missing or misshapen copy is
             # `@block_3/…`, not the stack it would go into
             stacked = {old for _, olds in layout.stacks for old in olds}
-            lacking = []
-            for slot in layout.original.roots():
-                if slot.path in given:
-                    check_shape(slot, given[slot.path], f" of `{self.graph.name}`")
-                elif slot.path in stacked:
-                    lacking.append(slot.path)
-            if lacking:
-                more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
-                raise LoweringError(
-                    f"parameter @{lacking[0]} of `{self.graph.name}` is missing from the given "
-                    f"parameters{more}: give a tree in the layout of the spec as written (what "
-                    "the unoptimized model's init returns)")
+            originals = layout.original.roots()
+            self._check_tree(params, [s for s in originals if s.path in stacked], _SPEC_LAYOUT,
+                             shaped=originals)
         out = layout.to_optimized(self.graph.params, params) if layout is not None else params
-        have = flatten(out)
-        roots = self.graph.params.roots()
-        missing = [s.path for s in roots if s.path not in have]
-        if missing:
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise LoweringError(
-                f"parameter @{missing[0]} of `{self.graph.name}` is missing from the given "
-                f"parameters{more}: give a tree in the layout of the spec as written "
-                "(what the unoptimized model's init returns)")
-        for s in roots:
-            check_shape(s, have[s.path], f" of `{self.graph.name}`")
+        self._check_tree(out, self.graph.params.roots(), _SPEC_LAYOUT)
         return out
 
     def export_params(self, params: dict) -> dict:
         """This model's parameters -> the layout of the spec as written (the inverse of
         ``import_params``; slots a pass removed as dead stay missing)."""
+        # a stack of the wrong length would unstack to the wrong copies
+        self._check_tree(params, self.graph.params.roots(),
+                         "give a tree in this model's layout (what its init returns)")
+        layout = getattr(self.graph.params, "layout", None)
+        return layout.to_original(params) if layout is not None else params
+
+    def _check_tree(self, params: dict, required: list, advice: str,
+                    shaped: list | None = None) -> None:
+        """Every slot of ``required`` present in ``params``, and those of ``shaped`` (default:
+        ``required``) that are present of their shapes (``LoweringError`` naming the first)."""
         have = flatten(params, what="the parameters")
-        roots = self.graph.params.roots()
-        missing = [s.path for s in roots if s.path not in have]
+        missing = [s.path for s in required if s.path not in have]
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise LoweringError(f"parameter @{missing[0]} of `{self.graph.name}` is missing from "
-                                f"the given parameters{more}: give a tree in this model's layout "
-                                "(what its init returns)")
-        for s in roots:  # a stack of the wrong length would unstack to the wrong copies
-            check_shape(s, have[s.path], f" of `{self.graph.name}`")
-        layout = getattr(self.graph.params, "layout", None)
-        return layout.to_original(params) if layout is not None else params
+                                f"the given parameters{more}: {advice}")
+        for s in required if shaped is None else shaped:
+            if s.path in have:
+                check_shape(s, have[s.path], f" of `{self.graph.name}`")
 
     @property
     def param_count(self) -> int:
@@ -255,18 +246,6 @@ class Model:
         return out
 
 
-_KINDS = (("bool", jnp.bool_), ("integer", jnp.integer), ("floating-point", jnp.floating),
-          ("complex", jnp.complexfloating))
-
-
-def _dtype_kind(dtype) -> str | None:
-    """``bool``, ``integer`` (signed or unsigned), ``floating-point`` or ``complex``."""
-    for kind, cls in _KINDS:
-        if jnp.issubdtype(dtype, cls):
-            return kind
-    return None
-
-
 def _check_dtype_kind(x, t: TensorType, what: str) -> None:
     """An array whose kind of element differs from the declared one (floats for integer
     token ids, integers or bools for floats, …) is refused, not cast: a cast would silently
@@ -275,8 +254,8 @@ def _check_dtype_kind(x, t: TensorType, what: str) -> None:
     model)."""
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     want = jnp.dtype(NUMPY_DTYPE[t.dtype])
-    kind = _dtype_kind(want)
-    if _dtype_kind(dtype) == kind:
+    kind = dtype_kind(want)
+    if dtype_kind(dtype) == kind:
         return
     module = "np" if hasattr(np, want.name) else "jnp"  # bfloat16 is only jnp's
     raise InputError(

@@ -165,6 +165,18 @@ def check_shape(slot, value, owner: str = "") -> None:
                             f"parameters; the model needs {tuple(slot.shape)}")
 
 
+_KINDS = (("bool", jnp.bool_), ("integer", jnp.integer), ("floating-point", jnp.floating),
+          ("complex", jnp.complexfloating))
+
+
+def dtype_kind(dtype) -> str | None:
+    """``bool``, ``integer`` (signed or unsigned), ``floating-point`` or ``complex``."""
+    for kind, cls in _KINDS:
+        if jnp.issubdtype(dtype, cls):
+            return kind
+    return None
+
+
 def _of_slot_dtype(slot, value):
     """A parameter at its slot's dtype: cast within a kind of number (a float64 checkpoint
     under jax_enable_x64), refused across kinds (integer weights for a float slot)."""
@@ -172,8 +184,7 @@ def _of_slot_dtype(slot, value):
     dtype = jnp.result_type(value)
     if dtype == want:
         return value
-    kinds = (jnp.bool_, jnp.integer, jnp.floating, jnp.complexfloating)
-    if not any(jnp.issubdtype(dtype, k) and jnp.issubdtype(want, k) for k in kinds):
+    if dtype_kind(dtype) != dtype_kind(want):
         raise LoweringError(f"parameter @{slot.path} has dtype {dtype} in the given parameters; "
                             f"the model needs {want}")
     return jnp.asarray(value).astype(want)

@@ -45,14 +45,14 @@ class DeadCodeElimination(Pass):
         changed = dce_graph(graph)
         dropped = drop_dead_slots(graph) > 0
         if dropped:
-            _forget_dropped_views(graph, graph)
+            _forget_dropped_views(graph)
         return dropped or changed
 
 
-def _forget_dropped_views(graph: Graph, root: Graph) -> None:
+def _forget_dropped_views(graph: Graph) -> None:
     """A scan whose body lost the only reader of a per-iteration view (its dead node was
     removed above) stops binding that view: the view and its stack were dropped."""
-    table = root.params
+    table = graph.params  # regions share it
     for node in graph.nodes():
         if node.op == "ctl.scan":
             kept = tuple((view, stack) for view, stack in node.attrs["stacked"]
@@ -60,4 +60,4 @@ def _forget_dropped_views(graph: Graph, root: Graph) -> None:
             if kept != tuple(node.attrs["stacked"]):
                 node.attrs = {**node.attrs, "stacked": kept}
         if node.region is not None:
-            _forget_dropped_views(node.region, root)
+            _forget_dropped_views(node.region)
